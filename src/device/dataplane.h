@@ -1,0 +1,129 @@
+/*
+ * The data plane of odvpnd: TUN (LAN side) <-> ESP-in-UDP (WAN side, RFC 3948),
+ * with the policy checks of SPEC REQ-POL-1 / REQ-CON-3 on every packet, in the
+ * order replay check -> decrypt -> advance window -> selector/ACL/no-relay -> TUN.
+ *
+ * It owns the TUN device and the UDP sockets (ports 500 and 4500): IKE datagrams
+ * are handed up through ops->ike_input, and sent with dp_send_ike().
+ * On demand: a LAN packet for a peer without an SA is queued (bounded) and
+ * ops->need_sa is called; dp_sa_add() flushes the queue through the new SA.
+ *
+ * The packet path does no allocation, no lock and no log per packet; it works in
+ * batches (recvmmsg/sendmmsg, and room for TUN/UDP offloads) and counts drops by
+ * reason.
+ *
+ * DRAFT CONTRACT between the data-plane work and the daemon. Fields may be added;
+ * meanings of existing ones stay.
+ */
+#ifndef ODVPN_DEVICE_DATAPLANE_H
+#define ODVPN_DEVICE_DATAPLANE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "device/child_sa.h"
+#include "lib/addr.h"
+
+#define DP_MAX_PREFIX	CHILD_SA_MAX_TS
+#define DP_MAX_RULES	32
+
+enum dp_dir {
+	DP_DIR_OUT = 1,		/* from our LAN to the peer */
+	DP_DIR_IN = 2,		/* from the peer to our LAN */
+	DP_DIR_BOTH = 3,
+};
+
+/* one permitted flow; a peer with no rules permits all traffic between the prefixes.
+ * For TCP/UDP the port range applies to the destination port in the rule's direction,
+ * replies of an allowed flow are allowed (source port in range, opposite direction). */
+struct dp_rule {
+	uint8_t		proto;		/* IPPROTO_*, 0 = any */
+	uint16_t	port_lo;	/* 0..65535, ignored unless TCP/UDP */
+	uint16_t	port_hi;
+	enum dp_dir	dir;
+	struct prefix	local;		/* host/prefix on our side (len 0 = any of ours) */
+	struct prefix	remote;		/* host/prefix on the peer's side (len 0 = any of its) */
+};
+
+struct dp_peer {
+	char		name[PEER_NAME_MAX];
+	struct prefix	remote[DP_MAX_PREFIX];	/* the peer's protected prefixes (routed to TUN) */
+	size_t		nremote;
+	struct dp_rule	rules[DP_MAX_RULES];
+	size_t		nrules;
+};
+
+struct dp_config {
+	char		tun_name[16];		/* e.g. "odvpn0" */
+	int		mtu;			/* TUN MTU; default 1400 */
+	struct prefix	local[DP_MAX_PREFIX];	/* our protected LAN prefixes */
+	size_t		nlocal;
+	struct ipaddr	wan_addr;		/* bind address for UDP 500/4500 */
+	uint16_t	ike_port;		/* 500 */
+	uint16_t	natt_port;		/* 4500 */
+	size_t		queue_per_peer;		/* packets held while IKE runs; default 256 */
+	uint32_t	replay_window;		/* default 1024 */
+};
+
+enum dp_drop {
+	DP_DROP_MALFORMED,	/* bad IP header, truncated ESP */
+	DP_DROP_NO_PEER,	/* LAN packet to a prefix of no peer */
+	DP_DROP_QUEUE_FULL,	/* on-demand queue overflow */
+	DP_DROP_UNKNOWN_SPI,
+	DP_DROP_BAD_ICV,	/* authentication failed (tampered) */
+	DP_DROP_REPLAY,
+	DP_DROP_SELECTOR,	/* inner src/dst outside the SA's traffic selectors */
+	DP_DROP_RULE,		/* outside the peer's protocol/port rules */
+	DP_DROP_RELAY,		/* decrypted from peer X but not for our LAN, or LAN-side
+				 * packet not from our LAN: never forwarded (REQ-POL-1) */
+	DP_DROP_SEQ_EXHAUSTED,
+	DP_DROP__COUNT,
+};
+
+struct dp_ops {
+	void	*arg;
+	void	(*need_sa)(void *arg, const char *peer);
+	void	(*ike_input)(void *arg, const struct ipaddr *src, uint16_t sport,
+		    const struct ipaddr *dst, uint16_t dport, const uint8_t *msg, size_t len);
+	/* at most a few per second per reason (rate-limited inside the data plane):
+	 * for the log and the audit trail. pkt is the inner packet (or what there is). */
+	void	(*drop_event)(void *arg, enum dp_drop, const char *peer,
+		    const uint8_t *pkt, size_t len);
+};
+
+struct dp;
+
+struct dp *dp_new(struct event_base *, const struct dp_config *, const struct dp_ops *);
+void	dp_free(struct dp *);			/* removes routes, wipes every SA */
+
+/* replace the peer table; adds/removes the routes of the peers' prefixes via the TUN */
+int	dp_set_peers(struct dp *, const struct dp_peer *, size_t n);
+/* install both directions of a CHILD SA pair and flush the peer's queue through it */
+int	dp_sa_add(struct dp *, const struct child_sa *);
+/* remove the SA pair with this inbound SPI; keys wiped */
+int	dp_sa_del(struct dp *, uint32_t spi_in);
+int	dp_send_ike(struct dp *, const struct ipaddr *src, uint16_t sport,
+	    const struct ipaddr *dst, uint16_t dport, const uint8_t *msg, size_t len);
+/* ms since the last packet either way through any SA of the peer; UINT64_MAX if none */
+uint64_t dp_peer_idle_ms(struct dp *, const char *peer);
+
+struct dp_sa_info {
+	char		peer[PEER_NAME_MAX];
+	uint32_t	spi_in, spi_out;
+	bool		esn;
+	uint64_t	pkts_in, pkts_out, bytes_in, bytes_out;
+	uint64_t	idle_ms;
+};
+size_t	dp_list_sas(struct dp *, struct dp_sa_info *, size_t max);
+
+struct dp_stats {
+	uint64_t	tun_rx, tun_tx, udp_rx, udp_tx;
+	uint64_t	drops[DP_DROP__COUNT];
+};
+void	dp_get_stats(struct dp *, struct dp_stats *);
+const char *dp_drop_name(enum dp_drop);
+
+#endif
