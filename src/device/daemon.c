@@ -1,0 +1,772 @@
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/obj_mac.h>
+#include <openssl/rand.h>
+
+#include "device/control.h"
+#include "device/daemon.h"
+#include "device/dataplane.h"
+#include "device/ike/ike.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "pki/keystore.h"
+#include "pki/pki.h"
+
+#define HISTORY_MAX		32	/* closed SAs shown by `odvpn status` */
+#define IDLE_CHECK_MS		500
+#define STOP_GRACE_MS		1500
+
+/* what the daemon tracks per configured peer, beside the engine and data plane */
+struct peer_state {
+	const struct devcfg_peer *cfg;
+	bool		 connecting;
+	uint64_t	 connect_ms;		/* when IKE was started */
+	uint64_t	 up_ms;			/* when the current CHILD SA came up, 0 if none */
+	unsigned	 nchild;		/* CHILD SA pairs installed in the data plane */
+	char		 cert_serial[PKI_SERIAL_HEX_MAX];	/* of the authenticated peer */
+	char		 last_down[96];		/* why the last SA ended */
+	struct ctl_conn	*waiters[8];		/* `odvpn connect` clients awaiting the SA */
+	size_t		 nwaiters;
+};
+
+struct closed_sa {
+	char		peer[PEER_NAME_MAX];
+	uint32_t	spi_in, spi_out;
+	char		reason[96];
+	int64_t		when;			/* wall clock */
+};
+
+struct daemon {
+	struct event_base	*base;
+	struct devcfg		 cfg;
+	struct dp		*dp;
+	struct ike_engine	*ike;
+	struct control		*ctl;
+	struct keystore		*ks;
+	struct keystore_key	*key;		/* the service key (tier 2) */
+	enum pki_alg		 key_alg;
+	X509			*cert;		/* our service certificate */
+	X509			*root;
+	X509			*service_ca;
+	struct pki_trust	*trust;
+	struct peer_state	*ps;		/* cfg.npeers entries */
+	struct event		*ike_timer;
+	struct event		*idle_timer;
+	struct event		*stop_timer;
+	struct closed_sa	 history[HISTORY_MAX];
+	size_t			 nhistory;	/* total ever; ring index = n % MAX */
+	bool			 stopping;
+};
+
+static struct peer_state *
+peer_state(struct daemon *d, const char *name)
+{
+	for (size_t i = 0; i < d->cfg.npeers; i++)
+		if (strcmp(d->cfg.peers[i].ike.name, name) == 0)
+			return &d->ps[i];
+	return NULL;
+}
+
+static void
+waiters_reply(struct peer_state *p, bool ok, const char *error)
+{
+	uint64_t took = now_mono_ms() - p->connect_ms;
+
+	for (size_t i = 0; i < p->nwaiters; i++) {
+		if (ok)
+			control_reply(p->waiters[i], json_pack("{s:b, s:s, s:s, s:I}",
+			    "ok", 1, "peer", p->cfg->ike.name, "state", "up",
+			    "setup_ms", (json_int_t)took));
+		else
+			control_reply(p->waiters[i], control_error("peer %s: %s",
+			    p->cfg->ike.name, error));
+	}
+	p->nwaiters = 0;
+}
+
+/* ---- the IKE timer: the engine says when it next needs to run ---------- */
+
+static void
+ike_schedule(struct daemon *d)
+{
+	uint64_t ms = ike_tick(d->ike);
+	struct timeval tv;
+
+	if (ms > 1000)
+		ms = 1000;
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	evtimer_add(d->ike_timer, &tv);
+}
+
+static void
+ike_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	ike_schedule(arg);
+}
+
+/* ---- IKE engine → daemon ------------------------------------------------ */
+
+static uint64_t
+op_now_ms(void *arg)
+{
+	return now_mono_ms();
+}
+
+static void
+op_random(void *arg, void *buf, size_t n)
+{
+	if (RAND_bytes(buf, (int)n) != 1) {
+		log_error("RNG failure: refusing to continue");
+		abort();
+	}
+}
+
+static void
+op_send(void *arg, const struct ipaddr *src, uint16_t sport, const struct ipaddr *dst,
+    uint16_t dport, const uint8_t *msg, size_t len)
+{
+	struct daemon *d = arg;
+
+	dp_send_ike(d->dp, src, sport, dst, dport, msg, len);
+}
+
+static int
+op_sign(void *arg, int md_nid, const uint8_t *tbs, size_t tbslen, uint8_t *sig,
+    size_t *siglen)
+{
+	struct daemon *d = arg;
+	enum keystore_sig type;
+	enum pki_hash hash;
+	struct pki_err err;
+
+	switch (md_nid) {
+	case NID_sha256:	hash = PKI_HASH_SHA256; break;
+	case NID_sha384:	hash = PKI_HASH_SHA384; break;
+	case NID_sha512:	hash = PKI_HASH_SHA512; break;
+	default:
+		log_warn("ike: signature hash nid %d not supported", md_nid);
+		return -1;
+	}
+	type = d->key_alg == PKI_ALG_RSA3072 ? KEYSTORE_SIG_RSA_PSS : KEYSTORE_SIG_ECDSA;
+	if (keystore_sign(d->key, hash, type, tbs, tbslen, sig, siglen, &err) == -1) {
+		log_error("ike: signing with the service key failed: %s", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+op_verify_peer(void *arg, X509 *cert, STACK_OF(X509) *untrusted, const char *peer_id,
+    char *err, size_t errlen)
+{
+	struct daemon *d = arg;
+	const struct devcfg_peer *pc = devcfg_peer_by_id(&d->cfg, peer_id);
+	struct pki_verify_opts opts = {
+		.roles = PKI_ROLE_BIT(PKI_ROLE_SERVICE),
+		.identity = peer_id,
+		.chain = untrusted,
+	};
+	struct peer_state *p;
+	struct pki_err perr;
+
+	if (pki_verify(d->trust, cert, &opts, NULL, &perr) == -1) {
+		xsnprintf(err, errlen, "%s", perr.msg);
+		return -1;
+	}
+	if (pc != NULL && (p = peer_state(d, pc->ike.name)) != NULL)
+		pki_cert_serial(cert, p->cert_serial);
+	return 0;
+}
+
+static const struct ike_peer *
+op_find_peer(void *arg, const char *peer_id, const struct ipaddr *from)
+{
+	struct daemon *d = arg;
+	const struct devcfg_peer *pc = devcfg_peer_by_id(&d->cfg, peer_id);
+
+	return pc == NULL ? NULL : &pc->ike;
+}
+
+static void
+op_child_up(void *arg, const struct child_sa *sa)
+{
+	struct daemon *d = arg;
+	struct peer_state *p = peer_state(d, sa->peer);
+	char ts_l[ADDR_STRLEN], ts_r[ADDR_STRLEN];
+
+	if (dp_sa_add(d->dp, sa) == -1) {
+		log_error("peer=%s: could not install CHILD SA %08x/%08x", sa->peer,
+		    sa->spi_in, sa->spi_out);
+		return;
+	}
+	prefix_format(&sa->local_ts[0], ts_l, sizeof(ts_l));
+	prefix_format(&sa->remote_ts[0], ts_r, sizeof(ts_r));
+	if (p == NULL)
+		return;
+	p->nchild++;
+	if (sa->replaces_spi_in != 0) {
+		log_info("peer=%s: CHILD SA rekeyed, spi in %08x out %08x replaces %08x",
+		    sa->peer, sa->spi_in, sa->spi_out, sa->replaces_spi_in);
+		return;
+	}
+	if (p->connecting)
+		log_info("peer=%s: tunnel up in %llu ms, spi in %08x out %08x, %s === %s%s",
+		    sa->peer, (unsigned long long)(now_mono_ms() - p->connect_ms),
+		    sa->spi_in, sa->spi_out, ts_l, ts_r, sa->esn ? ", ESN" : "");
+	else
+		log_info("peer=%s: tunnel up (peer initiated), spi in %08x out %08x, %s === %s%s",
+		    sa->peer, sa->spi_in, sa->spi_out, ts_l, ts_r, sa->esn ? ", ESN" : "");
+	p->connecting = false;
+	if (p->up_ms == 0)
+		p->up_ms = now_mono_ms();
+	waiters_reply(p, true, NULL);
+}
+
+static void
+op_child_down(void *arg, const char *peer, uint32_t spi_in, uint32_t spi_out,
+    const char *reason)
+{
+	struct daemon *d = arg;
+	struct peer_state *p = peer_state(d, peer);
+	struct closed_sa *h = &d->history[d->nhistory++ % HISTORY_MAX];
+
+	dp_sa_del(d->dp, spi_in);
+	xsnprintf(h->peer, sizeof(h->peer), "%s", peer);
+	h->spi_in = spi_in;
+	h->spi_out = spi_out;
+	xsnprintf(h->reason, sizeof(h->reason), "%s", reason);
+	h->when = now_wall_s();
+	log_info("peer=%s: CHILD SA %08x/%08x removed (%s), keys wiped", peer, spi_in,
+	    spi_out, reason);
+	if (p == NULL)
+		return;
+	if (p->nchild > 0)
+		p->nchild--;
+	if (p->nchild == 0) {
+		p->up_ms = 0;
+		xsnprintf(p->last_down, sizeof(p->last_down), "%s", reason);
+	}
+}
+
+static void
+op_event(void *arg, enum ike_event ev, const char *peer, const char *detail)
+{
+	struct daemon *d = arg;
+	struct peer_state *p = peer == NULL ? NULL : peer_state(d, peer);
+	const char *who = peer != NULL ? peer : "?";
+
+	switch (ev) {
+	case IKE_EV_SA_UP:
+		log_info("peer=%s: IKE SA established (%s)", who, detail);
+		break;
+	case IKE_EV_REKEYED:
+		log_info("peer=%s: rekeyed (%s)", who, detail);
+		break;
+	case IKE_EV_SA_DOWN:
+		log_info("peer=%s: IKE SA down (%s)", who, detail);
+		if (p != NULL) {
+			p->connecting = false;
+			xsnprintf(p->last_down, sizeof(p->last_down), "%s", detail);
+			waiters_reply(p, false, detail);
+		}
+		break;
+	case IKE_EV_AUTH_FAILED:
+		log_warn("peer=%s: handshake refused: %s", who, detail);
+		if (p != NULL) {
+			p->connecting = false;
+			xsnprintf(p->last_down, sizeof(p->last_down), "refused: %s", detail);
+			waiters_reply(p, false, detail);
+		}
+		break;
+	case IKE_EV_NEGOTIATION_FAILED:
+		log_warn("peer=%s: negotiation failed: %s", who, detail);
+		if (p != NULL) {
+			p->connecting = false;
+			xsnprintf(p->last_down, sizeof(p->last_down), "failed: %s", detail);
+			waiters_reply(p, false, detail);
+		}
+		break;
+	}
+	if (d->stopping && ev == IKE_EV_SA_DOWN) {
+		struct ike_sa_info info;
+
+		if (ike_list(d->ike, &info, 1) == 0)
+			event_base_loopbreak(d->base);
+	}
+}
+
+/* ---- data plane → daemon ------------------------------------------------ */
+
+static void
+peer_connect(struct daemon *d, struct peer_state *p, const char *why)
+{
+	if (p->connecting || p->up_ms != 0 || d->stopping)
+		return;
+	p->connecting = true;
+	p->connect_ms = now_mono_ms();
+	log_info("peer=%s: starting IKE (%s)", p->cfg->ike.name, why);
+	if (ike_connect(d->ike, &p->cfg->ike) == -1) {
+		p->connecting = false;
+		log_warn("peer=%s: could not start IKE", p->cfg->ike.name);
+		waiters_reply(p, false, "could not start IKE");
+	}
+	ike_schedule(d);
+}
+
+static void
+op_need_sa(void *arg, const char *peer)
+{
+	struct daemon *d = arg;
+	struct peer_state *p = peer_state(d, peer);
+
+	if (p == NULL || !p->cfg->on_demand)
+		return;
+	peer_connect(d, p, "on demand: first packet queued");
+}
+
+static void
+op_ike_input(void *arg, const struct ipaddr *src, uint16_t sport, const struct ipaddr *dst,
+    uint16_t dport, const uint8_t *msg, size_t len)
+{
+	struct daemon *d = arg;
+
+	ike_input(d->ike, src, sport, dst, dport, msg, len);
+	ike_schedule(d);
+}
+
+static void
+op_drop_event(void *arg, enum dp_drop why, const char *peer, const uint8_t *pkt, size_t len)
+{
+	char src[ADDR_STRLEN] = "?", dst[ADDR_STRLEN] = "?";
+	struct ipaddr a;
+
+	/* enough of the inner header to say who tried what; the rest is counted */
+	memset(&a, 0, sizeof(a));
+	if (len >= 20 && pkt[0] >> 4 == 4) {
+		a.af = AF_INET;
+		memcpy(a.a, pkt + 12, 4);
+		ipaddr_format(&a, src, sizeof(src));
+		memcpy(a.a, pkt + 16, 4);
+		ipaddr_format(&a, dst, sizeof(dst));
+	} else if (len >= 40 && pkt[0] >> 4 == 6) {
+		a.af = AF_INET6;
+		memcpy(a.a, pkt + 8, 16);
+		ipaddr_format(&a, src, sizeof(src));
+		memcpy(a.a, pkt + 24, 16);
+		ipaddr_format(&a, dst, sizeof(dst));
+	}
+	log_warn("policy drop: %s, peer=%s, %s -> %s", dp_drop_name(why),
+	    peer != NULL ? peer : "-", src, dst);
+}
+
+/* ---- idle teardown ------------------------------------------------------ */
+
+static void
+idle_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	uint64_t limit = (uint64_t)d->cfg.idle_timeout_s * 1000;
+
+	for (size_t i = 0; i < d->cfg.npeers && limit > 0; i++) {
+		struct peer_state *p = &d->ps[i];
+		uint64_t idle;
+
+		if (p->up_ms == 0)
+			continue;
+		idle = dp_peer_idle_ms(d->dp, p->cfg->ike.name);
+		if (idle == UINT64_MAX || idle < limit)
+			continue;
+		log_info("peer=%s: idle for %llu s, closing the tunnel", p->cfg->ike.name,
+		    (unsigned long long)(idle / 1000));
+		ike_disconnect(d->ike, p->cfg->ike.name, "idle timeout");
+	}
+	ike_schedule(d);
+}
+
+/* ---- control socket ----------------------------------------------------- */
+
+static json_t *
+json_prefixes(const struct prefix *p, size_t n)
+{
+	json_t *a = json_array();
+	char s[ADDR_STRLEN];
+
+	for (size_t i = 0; i < n; i++) {
+		prefix_format(&p[i], s, sizeof(s));
+		json_array_append_new(a, json_string(s));
+	}
+	return a;
+}
+
+static const char *
+peer_state_name(const struct peer_state *p)
+{
+	if (p->up_ms != 0)
+		return "up";
+	if (p->connecting)
+		return "connecting";
+	return "idle";
+}
+
+static json_t *
+ctl_peers(struct daemon *d)
+{
+	json_t *peers = json_array();
+	char addr[ADDR_STRLEN];
+
+	for (size_t i = 0; i < d->cfg.npeers; i++) {
+		const struct peer_state *p = &d->ps[i];
+		const struct devcfg_peer *c = p->cfg;
+
+		ipaddr_format(&c->ike.addr, addr, sizeof(addr));
+		json_array_append_new(peers, json_pack("{s:s, s:s, s:s, s:i, s:o, s:s, s:b, s:I, s:s}",
+		    "name", c->ike.name, "id", c->ike.id, "address", addr, "port", c->ike.port,
+		    "prefixes", json_prefixes(c->dp.remote, c->dp.nremote),
+		    "state", peer_state_name(p), "on_demand", c->on_demand,
+		    "up_s", (json_int_t)(p->up_ms ? (now_mono_ms() - p->up_ms) / 1000 : 0),
+		    "last_down", p->last_down));
+	}
+	return json_pack("{s:b, s:s, s:o}", "ok", 1, "device", d->cfg.device_id,
+	    "peers", peers);
+}
+
+static json_t *
+ctl_status(struct daemon *d)
+{
+	struct ike_sa_info ikes[64];
+	struct dp_sa_info sas[128];
+	struct ike_stats is;
+	struct dp_stats ds;
+	json_t *jike = json_array(), *jchild = json_array(), *jdrops = json_object();
+	json_t *jclosed = json_array();
+	size_t n;
+	char spi_i[17], spi_r[17];
+
+	n = ike_list(d->ike, ikes, nitems(ikes));
+	for (size_t i = 0; i < n; i++) {
+		hex_encode(ikes[i].spi_i, 8, spi_i);
+		hex_encode(ikes[i].spi_r, 8, spi_r);
+		json_array_append_new(jike, json_pack("{s:s, s:I, s:s, s:s, s:s, s:b, s:s, s:i}",
+		    "peer", ikes[i].peer, "id", (json_int_t)ikes[i].id, "spi_i", spi_i,
+		    "spi_r", spi_r, "state", ikes[i].state, "initiator", ikes[i].initiator,
+		    "suite", ikes[i].suite, "children", (int)ikes[i].nchild));
+	}
+	n = dp_list_sas(d->dp, sas, nitems(sas));
+	for (size_t i = 0; i < n; i++) {
+		char in[9], out[9];
+
+		xsnprintf(in, sizeof(in), "%08x", sas[i].spi_in);
+		xsnprintf(out, sizeof(out), "%08x", sas[i].spi_out);
+		json_array_append_new(jchild, json_pack("{s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I}",
+		    "peer", sas[i].peer, "spi_in", in, "spi_out", out, "esn", sas[i].esn,
+		    "pkts_in", (json_int_t)sas[i].pkts_in, "pkts_out", (json_int_t)sas[i].pkts_out,
+		    "bytes_in", (json_int_t)sas[i].bytes_in,
+		    "bytes_out", (json_int_t)sas[i].bytes_out,
+		    "idle_ms", (json_int_t)sas[i].idle_ms));
+	}
+	for (size_t k = 0; k < MIN(d->nhistory, (size_t)HISTORY_MAX); k++) {
+		const struct closed_sa *h = &d->history[(d->nhistory - 1 - k) % HISTORY_MAX];
+		char in[9], out[9];
+
+		xsnprintf(in, sizeof(in), "%08x", h->spi_in);
+		xsnprintf(out, sizeof(out), "%08x", h->spi_out);
+		json_array_append_new(jclosed, json_pack("{s:s, s:s, s:s, s:s, s:I, s:b}",
+		    "peer", h->peer, "spi_in", in, "spi_out", out, "reason", h->reason,
+		    "time", (json_int_t)h->when, "keys_wiped", 1));
+	}
+	ike_get_stats(d->ike, &is);
+	dp_get_stats(d->dp, &ds);
+	for (int r = 0; r < DP_DROP__COUNT; r++)
+		json_object_set_new(jdrops, dp_drop_name((enum dp_drop)r),
+		    json_integer((json_int_t)ds.drops[r]));
+	return json_pack("{s:b, s:s, s:o, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:o}, "
+	    "s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
+	    "ok", 1, "device", d->cfg.device_id, "ike_sas", jike, "child_sas", jchild,
+	    "closed", jclosed,
+	    "dataplane", "tun_rx", (json_int_t)ds.tun_rx, "tun_tx", (json_int_t)ds.tun_tx,
+	    "udp_rx", (json_int_t)ds.udp_rx, "udp_tx", (json_int_t)ds.udp_tx, "drops", jdrops,
+	    "ike", "rx", (json_int_t)is.rx, "tx", (json_int_t)is.tx,
+	    "retransmits", (json_int_t)is.retransmits,
+	    "dropped_malformed", (json_int_t)is.dropped_malformed,
+	    "dropped_unknown_spi", (json_int_t)is.dropped_unknown_spi,
+	    "dropped_bad_icv", (json_int_t)is.dropped_bad_icv,
+	    "dropped_half_open_cap", (json_int_t)is.dropped_half_open_cap,
+	    "cookies_sent", (json_int_t)is.cookies_sent, "auth_failed", (json_int_t)is.auth_failed,
+	    "sa_up", (json_int_t)is.sa_up, "rekeys", (json_int_t)is.rekeys);
+}
+
+static json_t *
+ctl_handle(void *arg, struct ctl_conn *c, const json_t *req)
+{
+	struct daemon *d = arg;
+	const char *cmd = json_string_value(json_object_get(req, "cmd"));
+	json_t *jpeer = json_object_get(req, "peer");
+	struct peer_state *p = NULL;
+
+	if (strcmp(cmd, "ping") == 0)
+		return json_pack("{s:b}", "ok", 1);
+	if (strcmp(cmd, "status") == 0)
+		return ctl_status(d);
+	if (strcmp(cmd, "peers") == 0)
+		return ctl_peers(d);
+	if (strcmp(cmd, "connect") != 0 && strcmp(cmd, "disconnect") != 0)
+		return control_error("unknown command \"%.40s\" (status, peers, connect, "
+		    "disconnect)", cmd);
+	if (!json_is_string(jpeer))
+		return control_error("\"%s\" needs a string \"peer\"", cmd);
+	if ((p = peer_state(d, json_string_value(jpeer))) == NULL)
+		return control_error("no peer named \"%.64s\" (see odvpn peers)",
+		    json_string_value(jpeer));
+	if (strcmp(cmd, "disconnect") == 0) {
+		if (p->up_ms == 0 && !p->connecting)
+			return control_error("peer %s has no tunnel", p->cfg->ike.name);
+		log_info("peer=%s: disconnect requested by the administrator",
+		    p->cfg->ike.name);
+		ike_disconnect(d->ike, p->cfg->ike.name, "administrator request");
+		ike_schedule(d);
+		return json_pack("{s:b, s:s, s:s}", "ok", 1, "peer", p->cfg->ike.name,
+		    "state", "closing");
+	}
+	if (p->up_ms != 0)
+		return json_pack("{s:b, s:s, s:s, s:I}", "ok", 1, "peer", p->cfg->ike.name,
+		    "state", "up", "setup_ms", (json_int_t)0);
+	if (p->nwaiters == nitems(p->waiters))
+		return control_error("too many clients waiting for peer %s", p->cfg->ike.name);
+	p->waiters[p->nwaiters++] = c;
+	peer_connect(d, p, "explicit connect");
+	return NULL;
+}
+
+static void
+ctl_gone(void *arg, struct ctl_conn *c)
+{
+	struct daemon *d = arg;
+
+	for (size_t i = 0; i < d->cfg.npeers; i++) {
+		struct peer_state *p = &d->ps[i];
+
+		for (size_t k = 0; k < p->nwaiters; k++) {
+			if (p->waiters[k] == c) {
+				p->waiters[k] = p->waiters[--p->nwaiters];
+				return;
+			}
+		}
+	}
+}
+
+/* ---- set-up ------------------------------------------------------------- */
+
+static int
+load_trust(struct daemon *d, char *err, size_t errlen)
+{
+	struct pki_trust *trust;
+	struct pki_err perr;
+
+	if ((trust = pki_trust_new(d->root, &perr)) == NULL ||
+	    pki_trust_add_ca(trust, d->service_ca, &perr) == -1)
+		goto fail;
+	if (d->cfg.crl[0] != '\0') {
+		X509_CRL *crl;
+
+		if (pki_crl_load(d->cfg.crl, &crl, &perr) == -1)
+			goto fail;
+		if (pki_trust_add_crl(trust, crl, &perr) == -1) {
+			X509_CRL_free(crl);
+			goto fail;
+		}
+		X509_CRL_free(crl);
+	}
+	pki_trust_free(d->trust);
+	d->trust = trust;
+	return 0;
+fail:
+	pki_trust_free(trust);
+	xsnprintf(err, errlen, "trust: %s", perr.msg);
+	return -1;
+}
+
+static int
+load_identity(struct daemon *d, char *err, size_t errlen)
+{
+	struct pki_verify_opts opts = {
+		.roles = PKI_ROLE_BIT(PKI_ROLE_SERVICE),
+		.identity = d->cfg.device_id,
+	};
+	struct pki_err perr;
+
+	if (keystore_open(d->cfg.keystore, 0, &d->ks, &perr) == -1 ||
+	    keystore_key_load(d->ks, PKI_LABEL_SERVICE, &d->key, &perr) == -1 ||
+	    keystore_cert_load(d->ks, PKI_LABEL_SERVICE, &d->cert, &perr) == -1 ||
+	    keystore_cert_load(d->ks, PKI_LABEL_ROOT, &d->root, &perr) == -1 ||
+	    keystore_cert_load(d->ks, PKI_LABEL_SERVICE_CA, &d->service_ca, &perr) == -1) {
+		xsnprintf(err, errlen, "key store %s: %s", d->cfg.keystore, perr.msg);
+		return -1;
+	}
+	d->key_alg = keystore_key_alg(d->key);
+	if (load_trust(d, err, errlen) == -1)
+		return -1;
+	/* our own certificate must be one a peer will accept for our id */
+	if (pki_verify(d->trust, d->cert, &opts, NULL, &perr) == -1) {
+		xsnprintf(err, errlen, "our service certificate is not usable for \"%s\": %s",
+		    d->cfg.device_id, perr.msg);
+		return -1;
+	}
+	return 0;
+}
+
+struct daemon *
+daemon_new(struct event_base *base, struct devcfg *cfg, char *err, size_t errlen)
+{
+	struct daemon *d = xcalloc(1, sizeof(*d));
+	struct dp_peer *dpeers = NULL;
+	const struct ike_ops iops = {
+		.arg = d, .now_ms = op_now_ms, .random = op_random, .send = op_send,
+		.sign = op_sign, .verify_peer = op_verify_peer, .find_peer = op_find_peer,
+		.child_up = op_child_up, .child_down = op_child_down, .event = op_event,
+	};
+	const struct dp_ops dops = {
+		.arg = d, .need_sa = op_need_sa, .ike_input = op_ike_input,
+		.drop_event = op_drop_event,
+	};
+	const struct control_ops cops = { .arg = d, .handle = ctl_handle, .gone = ctl_gone };
+	struct timeval idle_tv = { 0, IDLE_CHECK_MS * 1000 };
+
+	d->base = base;
+	d->cfg = *cfg;
+	memset(cfg, 0, sizeof(*cfg));
+	d->ps = xcalloc(d->cfg.npeers, sizeof(*d->ps));
+	for (size_t i = 0; i < d->cfg.npeers; i++)
+		d->ps[i].cfg = &d->cfg.peers[i];
+	if (load_identity(d, err, errlen) == -1)
+		goto fail;
+	d->cfg.ike.cert = d->cert;
+	d->cfg.ike.cas = sk_X509_new_null();
+	sk_X509_push(d->cfg.ike.cas, d->root);
+	if ((d->ike = ike_new(&d->cfg.ike, &iops)) == NULL) {
+		xsnprintf(err, errlen, "IKE engine could not start");
+		goto fail;
+	}
+	if ((d->dp = dp_new(base, &d->cfg.dp, &dops)) == NULL) {
+		xsnprintf(err, errlen, "data plane could not start (TUN %s, UDP %u/%u on the "
+		    "WAN address): see the log above", d->cfg.dp.tun_name, d->cfg.dp.ike_port,
+		    d->cfg.dp.natt_port);
+		goto fail;
+	}
+	dpeers = xcalloc(d->cfg.npeers, sizeof(*dpeers));
+	for (size_t i = 0; i < d->cfg.npeers; i++)
+		dpeers[i] = d->cfg.peers[i].dp;
+	if (dp_set_peers(d->dp, dpeers, d->cfg.npeers) == -1) {
+		xsnprintf(err, errlen, "could not install the routes of the peers");
+		goto fail;
+	}
+	free(dpeers);
+	dpeers = NULL;
+	if ((d->ctl = control_new(base, d->cfg.control_socket, &cops, err, errlen)) == NULL)
+		goto fail;
+	d->ike_timer = evtimer_new(base, ike_timer_cb, d);
+	d->idle_timer = event_new(base, -1, EV_PERSIST, idle_timer_cb, d);
+	evtimer_add(d->idle_timer, &idle_tv);
+	ike_schedule(d);
+	log_info("device=%s: ready, %zu peer(s), WAN UDP %u/%u, TUN %s", d->cfg.device_id,
+	    d->cfg.npeers, d->cfg.dp.ike_port, d->cfg.dp.natt_port, d->cfg.dp.tun_name);
+	return d;
+fail:
+	free(dpeers);
+	daemon_free(d);
+	return NULL;
+}
+
+void
+daemon_reload_crl(struct daemon *d)
+{
+	char err[256];
+
+	if (load_trust(d, err, sizeof(err)) == -1) {
+		log_error("CRL reload failed, keeping the previous one: %s", err);
+		return;
+	}
+	log_info("CRL reloaded from %s", d->cfg.crl[0] ? d->cfg.crl : "(none)");
+	for (size_t i = 0; i < d->cfg.npeers; i++) {
+		struct peer_state *p = &d->ps[i];
+		X509_CRL *crl;
+		struct pki_err perr;
+
+		if (p->cert_serial[0] == '\0' || d->cfg.crl[0] == '\0' ||
+		    (p->up_ms == 0 && !p->connecting))
+			continue;
+		if (pki_crl_load(d->cfg.crl, &crl, &perr) == -1)
+			continue;
+		if (pki_crl_lookup(crl, p->cert_serial, NULL) == 1) {
+			log_warn("peer=%s: certificate %s revoked, closing the tunnel",
+			    p->cfg->ike.name, p->cert_serial);
+			ike_disconnect(d->ike, p->cfg->ike.name, "peer certificate revoked");
+		}
+		X509_CRL_free(crl);
+	}
+	ike_schedule(d);
+}
+
+static void
+stop_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	event_base_loopbreak(d->base);
+}
+
+void
+daemon_stop(struct daemon *d)
+{
+	struct timeval tv = { STOP_GRACE_MS / 1000, (STOP_GRACE_MS % 1000) * 1000 };
+	struct ike_sa_info info;
+
+	if (d->stopping) {
+		event_base_loopbreak(d->base);
+		return;
+	}
+	d->stopping = true;
+	if (ike_list(d->ike, &info, 1) == 0) {
+		event_base_loopbreak(d->base);
+		return;
+	}
+	log_info("stopping: deleting every SA");
+	for (size_t i = 0; i < d->cfg.npeers; i++)
+		ike_disconnect(d->ike, d->cfg.peers[i].ike.name, "device shutting down");
+	ike_schedule(d);
+	d->stop_timer = evtimer_new(d->base, stop_timer_cb, d);
+	evtimer_add(d->stop_timer, &tv);
+}
+
+void
+daemon_free(struct daemon *d)
+{
+	if (d == NULL)
+		return;
+	for (size_t i = 0; i < d->cfg.npeers; i++)
+		waiters_reply(&d->ps[i], false, "odvpnd is stopping");
+	control_free(d->ctl);
+	if (d->ike_timer != NULL)
+		event_free(d->ike_timer);
+	if (d->idle_timer != NULL)
+		event_free(d->idle_timer);
+	if (d->stop_timer != NULL)
+		event_free(d->stop_timer);
+	if (d->ike != NULL)
+		ike_free(d->ike);
+	if (d->dp != NULL)
+		dp_free(d->dp);
+	sk_X509_free(d->cfg.ike.cas);
+	pki_trust_free(d->trust);
+	X509_free(d->cert);
+	X509_free(d->root);
+	X509_free(d->service_ca);
+	keystore_key_free(d->key);
+	keystore_close(d->ks);
+	devcfg_free(&d->cfg);
+	free(d->ps);
+	free(d);
+}
