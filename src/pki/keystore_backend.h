@@ -5,8 +5,8 @@
  * A backend returns keys as EVP_PKEYs. For the file backend that is a key read
  * from its PKCS#8 file; a PKCS#11 backend returns a provider-backed EVP_PKEY
  * whose private half stays in the token, so signing through OpenSSL (and
- * keystore_sign) works unchanged. `sign` may be NULL: keystore.c then signs
- * through EVP_DigestSign on the EVP_PKEY.
+ * keystore_sign, which uses EVP_DigestSign) works unchanged, and a key handle
+ * needs nothing from the store once it is loaded.
  */
 #ifndef ODVPN_PKI_KEYSTORE_BACKEND_H
 #define ODVPN_PKI_KEYSTORE_BACKEND_H
@@ -29,9 +29,6 @@ struct keystore_ops {
 	int	(*cert_store)(void *state, const char *label, const X509 *,
 		    struct pki_err *);
 	int	(*cert_load)(void *state, const char *label, X509 **, struct pki_err *);
-	/* optional: sign in the token; same contract as keystore_sign */
-	int	(*sign)(void *state, EVP_PKEY *, enum pki_hash, enum keystore_sig,
-		    const uint8_t *, size_t, uint8_t *, size_t *, struct pki_err *);
 };
 
 extern const struct keystore_ops keystore_file_ops;	/* keystore_file.c */

@@ -104,7 +104,7 @@ enum pki_role {
 #define PKI_FP_LEN		32		/* SHA-256 */
 #define PKI_FP_HEX_MAX		(PKI_FP_LEN * 3)	/* "aa:bb:…" + NUL */
 #define PKI_SERIAL_HEX_MAX	41		/* 20 octets (RFC 5280 4.1.2.2) + NUL */
-#define PKI_NAME_MAX		254		/* device id / CN, + NUL */
+#define PKI_NAME_MAX		65		/* device id / CN (ub-common-name 64), + NUL */
 #define PKI_INPUT_MAX		(64 * 1024)	/* largest cert/CSR/CRL accepted as input */
 #define PKI_CRL_INPUT_MAX	(16 * 1024 * 1024)
 
@@ -115,7 +115,10 @@ int		 pki_role_parse(const char *, enum pki_role *);
 /* 0 when the key is one we accept: EC P-256/P-384, RSA 3072..16384 bits */
 int		 pki_key_allowed(const EVP_PKEY *, enum pki_alg *alg_out, struct pki_err *);
 
-/* A device id is an IKE ID_FQDN: LDH labels separated by dots, 1..253 chars. */
+/*
+ * A device id is an IKE ID_FQDN and a subject CN: lower-case LDH labels separated
+ * by dots, 1..64 characters (the X.520 upper bound of a CN).
+ */
 bool		 pki_device_id_valid(const char *);
 
 /* ---- encoding --------------------------------------------------------- */
@@ -357,5 +360,15 @@ int	 pki_dir_trust(const struct pki_dir *, struct pki_trust **, struct pki_err *
  */
 int	 pki_dir_issue_device(struct pki_dir *, struct keystore *device_ks,
 	    const char *device_id, enum pki_alg, bool force, X509 **out, struct pki_err *);
+/*
+ * revoke serial (hex, any form) on the CRL of the CA that issued it: ca is
+ * PKI_ROLE_ROOT, _DEVICE_CA or _SERVICE_CA, or NONE to find the issuer in
+ * index.txt. Rewrites that CRL (same entries + this one, cRLNumber + 1) and
+ * updates the dir's copy; the CA used is returned in *ca_out (may be NULL).
+ */
+int	 pki_dir_revoke(struct pki_dir *, const char *serial, enum pki_role ca,
+	    enum pki_crl_reason, enum pki_role *ca_out, struct pki_err *);
+/* re-sign the CRL of ca (ROOT, DEVICE_CA, SERVICE_CA) with fresh dates, cRLNumber + 1 */
+int	 pki_dir_crl_refresh(struct pki_dir *, enum pki_role ca, struct pki_err *);
 
 #endif
