@@ -493,6 +493,86 @@ test_issuing_ca_must_match_tier(void **state)
 	X509_free(svc_from_dca);
 }
 
+/* a copy of leaf with extension nid replaced by value (conf syntax), re-signed by ca */
+static X509 *
+with_ext(X509 *leaf, int nid, const char *value, struct keystore_key *ca_key)
+{
+	X509 *x = X509_dup(leaf);
+	X509_EXTENSION *e;
+	int i;
+
+	assert_non_null(x);
+	if ((i = X509_get_ext_by_NID(x, nid, -1)) >= 0)
+		X509_EXTENSION_free(X509_delete_ext(x, i));
+	if (nid == NID_certificate_policies) {
+		/* the conf parser needs a config database for this one: build it */
+		CERTIFICATEPOLICIES *cp = sk_POLICYINFO_new_null();
+		char buf[512], *tok, *save = NULL;
+
+		snprintf(buf, sizeof(buf), "%s", value);
+		for (tok = strtok_r(buf, ",", &save); tok != NULL;
+		    tok = strtok_r(NULL, ",", &save)) {
+			POLICYINFO *pi = POLICYINFO_new();
+
+			ASN1_OBJECT_free(pi->policyid);
+			pi->policyid = OBJ_txt2obj(tok, 1);
+			sk_POLICYINFO_push(cp, pi);
+		}
+		assert_int_equal(X509_add1_ext_i2d(x, nid, cp, 0, 0), 1);
+		sk_POLICYINFO_pop_free(cp, POLICYINFO_free);
+		assert_true(X509_sign(x, keystore_key_evp(ca_key), EVP_sha256()) > 0);
+		return x;
+	}
+	e = X509V3_EXT_conf_nid(NULL, NULL, nid, value);
+	assert_non_null(e);
+	assert_int_equal(X509_add_ext(x, e, -1), 1);
+	X509_EXTENSION_free(e);
+	assert_true(X509_sign(x, keystore_key_evp(ca_key), EVP_sha256()) > 0);
+	return x;
+}
+
+/* right policy and issuer, but a key usage or EKU of another tier: refused */
+static void
+test_profile_ku_eku_enforced(void **state)
+{
+	struct pki_err err = { "" };
+	X509 *x;
+
+	(void)state;
+	/* a tier-1 certificate that also claims IKE and server use */
+	x = with_ext(F->device, NID_ext_key_usage, "ipsecIKE,clientAuth,serverAuth",
+	    F->dca_key);
+	assert_int_equal(verify(x, BIT(DEVICE), NULL, 0, &err), -1);
+	assert_non_null(strstr(err.msg, "extendedKeyUsage"));
+	X509_free(x);
+	/* a tier-1 certificate without any EKU */
+	x = with_ext(F->device, NID_ext_key_usage, "anyExtendedKeyUsage", F->dca_key);
+	assert_int_equal(verify(x, BIT(DEVICE), NULL, 0, &err), -1);
+	X509_free(x);
+	/* a service certificate without ipsecIKE */
+	x = with_ext(F->service, NID_ext_key_usage, "clientAuth,serverAuth", F->sca_key);
+	assert_int_equal(verify(x, BIT(SERVICE), NULL, 0, &err), -1);
+	assert_non_null(strstr(err.msg, "extendedKeyUsage"));
+	X509_free(x);
+	/* a service certificate that may sign CRLs */
+	x = with_ext(F->service, NID_key_usage, "critical,digitalSignature,cRLSign",
+	    F->sca_key);
+	assert_int_equal(verify(x, BIT(SERVICE), NULL, 0, &err), -1);
+	assert_non_null(strstr(err.msg, "keyUsage"));
+	X509_free(x);
+	/* a leaf with two role policies is not read either way */
+	x = with_ext(F->service, NID_certificate_policies,
+	    PKI_OID_POLICY_SERVICE "," PKI_OID_POLICY_ADMIN, F->sca_key);
+	assert_int_equal(pki_cert_role(x), PKI_ROLE_NONE);
+	assert_int_equal(verify(x, BIT(SERVICE) | BIT(ADMIN), NULL, 0, &err), -1);
+	X509_free(x);
+	/* sanity: the unmodified re-signing path yields an accepted certificate */
+	x = with_ext(F->service, NID_ext_key_usage, "ipsecIKE,clientAuth,serverAuth",
+	    F->sca_key);
+	assert_int_equal(verify(x, BIT(SERVICE), DEVICE_ID, 0, &err), 0);
+	X509_free(x);
+}
+
 static void
 test_issue_refuses_wrong_issuer(void **state)
 {
@@ -1289,6 +1369,7 @@ main(void)
 		cmocka_unit_test(test_identity),
 		cmocka_unit_test(test_expired_and_not_yet_valid),
 		cmocka_unit_test(test_issuing_ca_must_match_tier),
+		cmocka_unit_test(test_profile_ku_eku_enforced),
 		cmocka_unit_test(test_issue_refuses_wrong_issuer),
 		cmocka_unit_test(test_foreign_root_refused),
 		cmocka_unit_test(test_revoked_via_crl),
