@@ -206,6 +206,34 @@ check_eq "issue-device --force exits 0" 0 "$RC"
 run "$ODVPN" pki verify --dir "$D" --cert "$K/device.crt.pem" --role device
 check_eq "the re-issued device certificate verifies" 0 "$RC"
 
+# --- key compromise of the device CA: re-key it, re-manufacture -----------------------
+run "$ODVPN" pki rekey-ca --dir "$D" --ca root
+check_eq "rekey-ca --ca root exits 2" 2 "$RC"
+cp "$K/device.crt.pem" "$T_DIR/old-device.crt.pem"
+run "$ODVPN" pki rekey-ca --dir "$D" --ca device
+check_eq "rekey-ca --ca device exits 0" 0 "$RC"
+check "rekey-ca keeps the root pin" contains "$OUT" "$FP"
+check_eq "root unchanged by rekey-ca" "$FP" "$(ossl_fp "$D/root.crt.pem")"
+run "$ODVPN" pki verify --dir "$D" --cert "$T_DIR/old-device.crt.pem" --role device
+check_eq "a device certificate of the old device CA is refused" 1 "$RC"
+check_fails "openssl agrees the old device certificate is orphaned" \
+	quiet openssl verify -CAfile "$D/root.crt.pem" -untrusted "$D/device-ca.crt.pem" \
+	"$T_DIR/old-device.crt.pem"
+check "the root CRL revokes the old device CA" \
+	bash -c "openssl crl -in '$D/root.crl.pem' -noout -text | grep -q 'CA Compromise'"
+run "$ODVPN" pki issue-device --dir "$D" --device-id clinic-01 --keystore "$K" --force
+check_eq "re-manufacture under the new device CA exits 0" 0 "$RC"
+check "openssl verifies the re-manufactured device certificate" \
+	quiet openssl verify -CAfile "$D/root.crt.pem" -untrusted "$D/device-ca.crt.pem" \
+	"$K/device.crt.pem"
+run "$ODVPN" pki rekey-ca --dir "$D" --ca service --reason superseded
+check_eq "rekey-ca --ca service exits 0" 0 "$RC"
+check "openssl verifies the re-issued center certificate" \
+	quiet openssl verify -CAfile "$D/root.crt.pem" -untrusted "$D/service-ca.crt.pem" \
+	"$D/center.crt.pem"
+check "center-chain.pem carries the new service CA" \
+	bash -c "tail -n +2 '$D/center-chain.pem' | sed -n '/BEGIN/,\$p' | cmp -s - '$D/service-ca.crt.pem'"
+
 # --- other algorithms ----------------------------------------------------------------
 run "$ODVPN" pki init --dir "$T_DIR/p384" --alg p384
 check_eq "init --alg p384 exits 0" 0 "$RC"

@@ -1197,6 +1197,92 @@ test_dir_revoke_and_refresh(void **state)
 	pki_dir_free(d2);
 }
 
+static void
+test_dir_rekey_ca(void **state)
+{
+	struct pki_init_opts o = { .alg = PKI_ALG_P256 };
+	struct pki_verify_opts vo = { .roles = BIT(SERVICE) };
+	struct pki_err err = { "" };
+	struct pki_dir *d = NULL, *d2 = NULL;
+	struct pki_trust *t = NULL;
+	struct keystore *ks = NULL;
+	struct keystore_key *old_sca = NULL, *new_sca = NULL, *k = NULL;
+	char dir[128], kspath[128], fp1[PKI_FP_HEX_MAX], fp2[PKI_FP_HEX_MAX];
+	char old_serial[PKI_SERIAL_HEX_MAX];
+	X509 *dev = NULL, *svc = NULL, *old_ca = NULL, *svc2 = NULL;
+	X509_REQ *req = NULL;
+	uint8_t *der = NULL;
+	size_t len;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/rekey", F->tmp);
+	snprintf(kspath, sizeof(kspath), "%s/rekey-ks", F->tmp);
+	assert_int_equal(pki_dir_init(dir, &o, &err), 0);
+	assert_int_equal(pki_dir_load(dir, &d, &err), 0);
+	assert_int_equal(keystore_open(kspath, KEYSTORE_CREATE, &ks, &err), 0);
+	assert_int_equal(pki_dir_issue_device(d, ks, "dev-3", PKI_ALG_NONE, false, &dev, &err), 0);
+	assert_int_equal(keystore_key_load(d->keys, PKI_LABEL_SERVICE_CA, &old_sca, &err), 0);
+	assert_int_equal(keystore_key_generate(ks, PKI_LABEL_SERVICE, PKI_ALG_P256, &k, &err), 0);
+	assert_int_equal(pki_csr_build(k, "dev-3", &req, &err), 0);
+	assert_int_equal(pki_csr_der(req, &der, &len), 0);
+	assert_int_equal(pki_service_issue(der, len, "dev-3", d->service_ca, old_sca, 0, &svc,
+	    &err), 0);
+	old_ca = X509_dup(d->service_ca);
+	assert_int_equal(pki_cert_serial(old_ca, old_serial), 0);
+	pki_fingerprint_hex(d->root, false, fp1);
+
+	/* the service CA's key is compromised */
+	assert_int_equal(pki_dir_rekey_ca(d, PKI_ROLE_SERVICE_CA, PKI_REASON_CA_COMPROMISE,
+	    &err), 0);
+	assert_int_equal(pki_dir_load(dir, &d2, &err), 0);
+	pki_fingerprint_hex(d2->root, false, fp2);
+	assert_string_equal(fp1, fp2);			/* the pin stays */
+	assert_int_not_equal(X509_cmp(old_ca, d2->service_ca), 0);
+	assert_int_equal(pki_crl_lookup(d2->root_crl, old_serial, NULL), 1);
+	assert_int_equal(pki_dir_trust(d2, &t, &err), 0);
+	/* what the old CA issued is refused, even with the old CA sent along */
+	assert_int_equal(pki_verify(t, svc, &vo, NULL, &err), -1);
+	vo.chain = sk_X509_new_null();
+	sk_X509_push(vo.chain, old_ca);
+	assert_int_equal(pki_verify(t, svc, &vo, NULL, &err), -1);
+	assert_non_null(strstr(err.msg, "issuing CA"));
+	assert_non_null(strstr(err.msg, "cACompromise"));
+	sk_X509_free(vo.chain);
+	vo.chain = NULL;
+	/* the old key is gone; the new one issues verifying certificates */
+	assert_int_equal(keystore_key_load(d2->keys, PKI_LABEL_SERVICE_CA, &new_sca, &err), 0);
+	assert_int_not_equal(EVP_PKEY_eq(keystore_key_evp(old_sca), keystore_key_evp(new_sca)),
+	    1);
+	assert_int_equal(pki_service_issue(der, len, "dev-3", d2->service_ca, new_sca, 0, &svc2,
+	    &err), 0);
+	assert_int_equal(pki_verify(t, svc2, &vo, NULL, &err), 0);
+	/* center and admin were re-issued, the device tier is untouched */
+	vo.roles = BIT(CENTER);
+	vo.identity = "127.0.0.1";
+	assert_int_equal(pki_verify(t, d2->center, &vo, NULL, &err), 0);
+	vo.roles = BIT(ADMIN);
+	vo.identity = NULL;
+	assert_int_equal(pki_verify(t, d2->admin, &vo, NULL, &err), 0);
+	vo.roles = BIT(DEVICE);
+	assert_int_equal(pki_verify(t, dev, &vo, NULL, &err), 0);
+	/* the root cannot be re-keyed this way */
+	assert_int_equal(pki_dir_rekey_ca(d2, PKI_ROLE_ROOT, PKI_REASON_CA_COMPROMISE, &err), -1);
+
+	free(der);
+	X509_REQ_free(req);
+	X509_free(dev);
+	X509_free(svc);
+	X509_free(svc2);
+	X509_free(old_ca);
+	keystore_key_free(k);
+	keystore_key_free(old_sca);
+	keystore_key_free(new_sca);
+	keystore_close(ks);
+	pki_trust_free(t);
+	pki_dir_free(d);
+	pki_dir_free(d2);
+}
+
 /* ---- the verifier inside TLS (what the center and the devices do) ----- */
 
 struct tls_side {
@@ -1386,6 +1472,7 @@ main(void)
 		cmocka_unit_test(test_dir_not_overwritten_without_force),
 		cmocka_unit_test(test_dir_device_keystore_contents),
 		cmocka_unit_test(test_dir_revoke_and_refresh),
+		cmocka_unit_test(test_dir_rekey_ca),
 		cmocka_unit_test(test_tls_handshake_roles),
 		cmocka_unit_test(test_cert_parse_bounds),
 	};
