@@ -257,6 +257,84 @@ out:
 	return r;
 }
 
+/* ---- issue-service -------------------------------------------------- */
+
+static int
+cmd_issue_service(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ "device-id", required_argument, NULL, 'i' },
+		{ "keystore", required_argument, NULL, 'k' },
+		{ "days", required_argument, NULL, 'D' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, OPT_HELP },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *dir = NULL, *id = NULL, *ksuri = NULL;
+	struct pki_err err = { "" };
+	char serial[PKI_SERIAL_HEX_MAX], t[32], *end;
+	struct keystore *ks = NULL;
+	struct pki_dir *d = NULL;
+	int64_t lifetime = 0;
+	X509 *cert = NULL;
+	bool force = false;
+	int c, r = 1;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			dir = optarg;
+			break;
+		case 'i':
+			id = optarg;
+			break;
+		case 'k':
+			ksuri = optarg;
+			break;
+		case 'D':
+			lifetime = strtoll(optarg, &end, 10) * PKI_DAY;
+			if (*optarg == '\0' || *end != '\0' || lifetime <= 0 ||
+			    lifetime > 3650 * PKI_DAY)
+				return pki_usage(argv[0], "--days must be 1 to 3650");
+			break;
+		case 'f':
+			force = true;
+			break;
+		case OPT_HELP:
+			return sub_help(argv[0]);
+		default:
+			return pki_usage(argv[0], "unknown or incomplete option \"%s\"",
+			    argv[optind - 1]);
+		}
+	}
+	if (optind != argc)
+		return pki_usage(argv[0], "unexpected argument \"%s\"", argv[optind]);
+	if (dir == NULL || id == NULL || ksuri == NULL)
+		return pki_usage(argv[0], "--dir, --device-id and --keystore are required");
+	if (!pki_device_id_valid(id))
+		return pki_usage(argv[0], "\"%s\" is not a valid device id", id);
+	if (pki_dir_load(dir, &d, &err) == -1 ||
+	    keystore_open(ksuri, KEYSTORE_CREATE, &ks, &err) == -1 ||
+	    pki_dir_issue_service(d, ks, id, lifetime, force, &cert, &err) == -1) {
+		r = pki_fail(argv[0], &err);
+		goto out;
+	}
+	(void)pki_cert_serial(cert, serial);
+	printf("device %s: service key generated inside key store %s (label \"%s\")\n", id,
+	    ksuri, PKI_LABEL_SERVICE);
+	printf("device %s: tier-2 service certificate serial %s, valid until %s\n", id,
+	    serial, fmt_time(pki_cert_not_after(cert), t, sizeof(t)));
+	r = 0;
+out:
+	X509_free(cert);
+	keystore_close(ks);
+	pki_dir_free(d);
+	return r;
+}
+
 /* ---- show / fingerprint --------------------------------------------- */
 
 static const char *
@@ -737,6 +815,18 @@ static const struct pki_sub subs[] = {
 	  "  --keystore K       key store: file:/path or a directory path\n"
 	  "  --alg A            p256, p384 or rsa3072 (default: the device CA's)\n"
 	  "  --force            replace a device key already in K\n" },
+	{ "issue-service", cmd_issue_service,
+	  "issue-service --dir D --device-id ID --keystore K [--days N] [--force]",
+	  "Standalone operation, without a center: generate a service key inside key\n"
+	  "store K, make a CSR from it and have the service CA of D issue the tier-2\n"
+	  "service certificate for device ID (the same profile enrolment gives). K then\n"
+	  "holds the service key and certificate (label \"service\"), the service CA and\n"
+	  "the root certificate: what odvpnd needs for IKE.\n\n"
+	  "  --dir D            PKI directory (from pki init)\n"
+	  "  --device-id ID     the device's id (its IKE identity)\n"
+	  "  --keystore K       key store: file:/path or a directory path\n"
+	  "  --days N           validity (default 30)\n"
+	  "  --force            replace a service key already in K\n" },
 	{ "show", cmd_show,
 	  "show --cert F",
 	  "Print a certificate's subject, issuer, role (tier), serial, validity, key,\n"

@@ -381,4 +381,14 @@ int	 pki_dir_crl_refresh(struct pki_dir *, enum pki_role ca, struct pki_err *);
 int	 pki_dir_rekey_ca(struct pki_dir *, enum pki_role ca, enum pki_crl_reason,
 	    struct pki_err *);
 
+/*
+ * standalone operation (no center): generate a service key inside device_ks under
+ * PKI_LABEL_SERVICE, have the service CA issue the tier-2 certificate for it from
+ * a CSR exactly as enrolment would, and store it with the service CA and root
+ * certificates in device_ks. lifetime_s 0: PKI_LIFETIME_SERVICE.
+ */
+int	 pki_dir_issue_service(struct pki_dir *, struct keystore *device_ks,
+	    const char *device_id, int64_t lifetime_s, bool force, X509 **out,
+	    struct pki_err *);
+
 #endif

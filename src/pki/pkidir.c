@@ -544,6 +544,71 @@ out:
 	return r;
 }
 
+int
+pki_dir_issue_service(struct pki_dir *d, struct keystore *ks, const char *device_id,
+    int64_t lifetime_s, bool force, X509 **out, struct pki_err *err)
+{
+	struct keystore_key *ca_key = NULL, *key = NULL;
+	X509_REQ *csr = NULL;
+	uint8_t *der = NULL;
+	size_t derlen = 0;
+	X509 *cert = NULL;
+	bool generated = false;
+	int r = -1;
+
+	if (device_id == NULL || !pki_device_id_valid(device_id)) {
+		pki_err_set(err, "\"%.80s\" is not a valid device id", device_id == NULL ?
+		    "" : device_id);
+		return -1;
+	}
+	if (keystore_key_load(d->keys, PKI_LABEL_SERVICE_CA, &ca_key, err) == -1)
+		return -1;
+	switch (keystore_key_exists(ks, PKI_LABEL_SERVICE, err)) {
+	case 0:
+		break;
+	case 1:
+		if (!force) {
+			pki_err_set(err, "key store %s already holds a service key (use --force "
+			    "to replace it)", keystore_uri(ks));
+			goto out;
+		}
+		if (keystore_key_remove(ks, PKI_LABEL_SERVICE, err) == -1)
+			goto out;
+		break;
+	default:
+		goto out;
+	}
+	/* the same path as enrolment: a CSR made inside the device's key store */
+	if (keystore_key_generate(ks, PKI_LABEL_SERVICE, keystore_key_alg(ca_key), &key,
+	    err) == -1)
+		goto out;
+	generated = true;
+	if (pki_csr_build(key, device_id, &csr, err) == -1 ||
+	    pki_csr_der(csr, &der, &derlen) == -1 ||
+	    pki_service_issue(der, derlen, device_id, d->service_ca, ca_key, lifetime_s,
+	    &cert, err) == -1)
+		goto out;
+	if (keystore_cert_store(ks, PKI_LABEL_SERVICE, cert, err) == -1 ||
+	    keystore_cert_store(ks, PKI_LABEL_SERVICE_CA, d->service_ca, err) == -1 ||
+	    keystore_cert_store(ks, PKI_LABEL_ROOT, d->root, err) == -1 ||
+	    pki_dir_index_add(d->path, cert, PKI_ROLE_SERVICE, err) == -1)
+		goto out;
+	if (out != NULL) {
+		*out = cert;
+		cert = NULL;
+	}
+	r = 0;
+out:
+	if (r == -1 && generated)
+		(void)keystore_key_remove(ks, PKI_LABEL_SERVICE, NULL);
+	free(der);
+	X509_REQ_free(csr);
+	X509_free(cert);
+	keystore_key_free(key);
+	keystore_key_free(ca_key);
+	return r;
+}
+
 /* the CA cert, key label, CRL slot and CRL file of a CA role */
 static int
 ca_slot(struct pki_dir *d, enum pki_role ca, X509 **cert, const char **label,

@@ -253,6 +253,27 @@ check "openssl verifies the RSA device certificate" \
 	quiet openssl verify -CAfile "$T_DIR/rsa/root.crt.pem" -untrusted "$T_DIR/rsa/device-ca.crt.pem" \
 	"$T_DIR/rsa-ks/device.crt.pem"
 
+# --- issue-service (standalone operation, no center) --------------------------------
+run "$ODVPN" pki issue-service --dir "$D" --device-id clinic-01
+check_eq "issue-service without --keystore exits 2" 2 "$RC"
+run "$ODVPN" pki issue-service --dir "$D" --device-id clinic-01 --keystore "$K" --days 0
+check_eq "issue-service with --days 0 exits 2" 2 "$RC"
+run "$ODVPN" pki issue-service --dir "$D" --device-id clinic-01 --keystore "$K"
+check_eq "issue-service exits 0" 0 "$RC"
+check_eq "service key is 0600" 600 "$(mode "$K/service.key.pem")"
+check "service CA certificate is in the key store" cmp -s "$K/service-ca.crt.pem" "$D/service-ca.crt.pem"
+check "the product's verifier accepts it as service certificate for clinic-01" \
+	quiet "$ODVPN" pki verify --dir "$D" --cert "$K/service.crt.pem" --role service --identity clinic-01
+check_fails "and refuses it as a device (tier-1) certificate" \
+	quiet "$ODVPN" pki verify --dir "$D" --cert "$K/service.crt.pem" --role device
+check_fails "and refuses it for another identity" \
+	quiet "$ODVPN" pki verify --dir "$D" --cert "$K/service.crt.pem" --role service --identity lab-1
+run "$ODVPN" pki issue-service --dir "$D" --device-id clinic-01 --keystore "$K"
+check_eq "a second issue-service without --force fails" 1 "$RC"
+check "and says why" contains "$ERR" "already holds a service key"
+run "$ODVPN" pki issue-service --dir "$D" --device-id clinic-01 --keystore "$K" --force
+check_eq "issue-service --force replaces the service key" 0 "$RC"
+
 # --force replaces a PKI (new root)
 run "$ODVPN" pki init --dir "$T_DIR/p384" --force
 check_eq "init --force exits 0" 0 "$RC"
