@@ -67,9 +67,11 @@ wait_ping() {	# wait_ping NS ADDR: until the tunnel passes a ping (10 s)
 	return 1
 }
 
-# iperf3 from NA to server ADDR in NB; prints the median Gbit/s of RUNS runs
+# measure NAME ADDR: iperf3 from NA to a server on ADDR in NB; RESULT[NAME] is
+# the median Gbit/s of RUNS runs (not in a subshell: the server's PID must be
+# remembered for cleanup)
 measure() {
-	local addr=$1 r vals=() v
+	local name=$1 addr=$2 r vals=() v
 	bg_ns "$NB" "$TMP/iperf3-server.log" iperf3 -s -B "$addr"
 	sleep 0.3
 	for r in $(seq "$RUNS"); do
@@ -79,7 +81,7 @@ try: print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_secon
 except Exception: print("0")')
 		vals+=("$v")
 	done
-	printf '%s\n' "${vals[@]}" | sort -g | sed -n "$(( (RUNS + 1) / 2 ))p"
+	RESULT[$name]=$(printf '%s\n' "${vals[@]}" | sort -g | sed -n "$(( (RUNS + 1) / 2 ))p")
 }
 
 KEY_AB=$(printf 'a%.0s' $(seq 72))
@@ -113,14 +115,14 @@ odvpn_up() {
 
 run_veth() {
 	topo
-	RESULT[veth]=$(measure 10.77.0.2)
+	measure veth 10.77.0.2
 }
 
 run_odvpn() {
 	topo
 	odvpn_up "$NA" "$NB"
 	wait_ping "$NA" 10.78.2.1 || { echo "odvpn: tunnel did not come up" >&2; cat "$TMP"/odvpn-*.log >&2; RESULT[odvpn]=0; return; }
-	RESULT[odvpn]=$(measure 10.78.2.1)
+	measure odvpn 10.78.2.1
 }
 
 run_nebula() {
@@ -150,7 +152,7 @@ EOT
 	bg_ns "$NA" "$d/a.log" nebula -config "$d/a.yml"
 	bg_ns "$NB" "$d/b.log" nebula -config "$d/b.yml"
 	wait_ping "$NA" 10.79.0.2 || { echo "nebula: no tunnel" >&2; RESULT[nebula]=0; return; }
-	RESULT[nebula]=$(measure 10.79.0.2)
+	measure nebula 10.79.0.2
 }
 
 run_wg_go() {
@@ -160,9 +162,10 @@ run_wg_go() {
 	ka=$(wg genkey); kb=$(wg genkey)
 	pa=$(echo "$ka" | wg pubkey); pb=$(echo "$kb" | wg pubkey)
 	echo "$ka" >"$TMP/wa.key"; echo "$kb" >"$TMP/wb.key"
-	# foreground mode so that the PID we keep is the daemon's
-	WG_PROCESS_FOREGROUND=1 bg_ns "$NA" "$TMP/wg-a.log" env WG_PROCESS_FOREGROUND=1 wireguard-go -f wgb0
-	WG_PROCESS_FOREGROUND=1 bg_ns "$NB" "$TMP/wg-b.log" env WG_PROCESS_FOREGROUND=1 wireguard-go -f wgb0
+	# foreground (-f) so that the PID we keep is the daemon's; the variable lets it
+	# run on a kernel that has the WireGuard module built in
+	bg_ns "$NA" "$TMP/wg-a.log" env WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1 wireguard-go -f wgb0
+	bg_ns "$NB" "$TMP/wg-b.log" env WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1 wireguard-go -f wgb0
 	for _ in $(seq 50); do
 		ip -n "$NA" link show wgb0 >/dev/null 2>&1 && ip -n "$NB" link show wgb0 >/dev/null 2>&1 && break
 		sleep 0.1
@@ -175,7 +178,7 @@ run_wg_go() {
 	ip -n "$NA" addr add 10.80.0.1/24 dev wgb0; ip -n "$NB" addr add 10.80.0.2/24 dev wgb0
 	ip -n "$NA" link set wgb0 mtu 1400 up; ip -n "$NB" link set wgb0 mtu 1400 up
 	wait_ping "$NA" 10.80.0.2 || { echo "wireguard-go: no tunnel" >&2; RESULT[wg-go]=0; return; }
-	RESULT[wg-go]=$(measure 10.80.0.2)
+	measure wg-go 10.80.0.2
 }
 
 echo "# iperf3 TCP, 1 stream, ${DUR}s, median of $RUNS; $(nproc) cores; $(uname -r)"

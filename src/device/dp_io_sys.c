@@ -120,8 +120,9 @@ sys_tun_read(evutil_socket_t fd, short what, void *arg)
 			dp_lan_input(io->dp, (size_t)n);
 			continue;
 		}
-		/* the header lands in the ESP head room in front of the slot */
-		if ((n = read(fd, slot - VNET_HDR_LEN, room + VNET_HDR_LEN)) < 0)
+		/* the header lands in the ESP head room in front of the slot; a
+		 * read never exceeds 64 KB (what gso_buf holds) */
+		if ((n = read(fd, slot - VNET_HDR_LEN, MIN(room, 65535) + VNET_HDR_LEN)) < 0)
 			break;
 		reads++;
 		if (n < VNET_HDR_LEN)
