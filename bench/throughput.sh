@@ -158,25 +158,29 @@ EOT
 run_wg_go() {
 	command -v wireguard-go >/dev/null || { RESULT[wg-go]=-; return; }
 	topo
-	local ka kb pa pb
+	local ka kb pa pb ia=wga$$ ib=wgb$$
 	ka=$(wg genkey); kb=$(wg genkey)
 	pa=$(echo "$ka" | wg pubkey); pb=$(echo "$kb" | wg pubkey)
 	echo "$ka" >"$TMP/wa.key"; echo "$kb" >"$TMP/wb.key"
-	# foreground (-f) so that the PID we keep is the daemon's; the variable lets it
-	# run on a kernel that has the WireGuard module built in
-	bg_ns "$NA" "$TMP/wg-a.log" env WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1 wireguard-go -f wgb0
-	bg_ns "$NB" "$TMP/wg-b.log" env WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1 wireguard-go -f wgb0
+	# two interface names: the control sockets (/var/run/wireguard/NAME.sock)
+	# are not per namespace. Foreground (-f) so that the PID we keep is the
+	# daemon's; the variable lets it run on a kernel with WireGuard built in.
+	bg_ns "$NA" "$TMP/wg-a.log" env WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1 \
+	    wireguard-go -f "$ia"
+	bg_ns "$NB" "$TMP/wg-b.log" env WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1 \
+	    wireguard-go -f "$ib"
 	for _ in $(seq 50); do
-		ip -n "$NA" link show wgb0 >/dev/null 2>&1 && ip -n "$NB" link show wgb0 >/dev/null 2>&1 && break
+		ip -n "$NA" link show "$ia" >/dev/null 2>&1 &&
+		    ip -n "$NB" link show "$ib" >/dev/null 2>&1 &&
+		    [ -S /var/run/wireguard/$ia.sock ] && [ -S /var/run/wireguard/$ib.sock ] && break
 		sleep 0.1
 	done
-	sleep 0.2
-	ip netns exec "$NA" wg set wgb0 private-key "$TMP/wa.key" listen-port 51820 \
+	ip netns exec "$NA" wg set "$ia" private-key "$TMP/wa.key" listen-port 51820 \
 	    peer "$pb" endpoint 10.77.0.2:51820 allowed-ips 10.80.0.2/32
-	ip netns exec "$NB" wg set wgb0 private-key "$TMP/wb.key" listen-port 51820 \
+	ip netns exec "$NB" wg set "$ib" private-key "$TMP/wb.key" listen-port 51820 \
 	    peer "$pa" endpoint 10.77.0.1:51820 allowed-ips 10.80.0.1/32
-	ip -n "$NA" addr add 10.80.0.1/24 dev wgb0; ip -n "$NB" addr add 10.80.0.2/24 dev wgb0
-	ip -n "$NA" link set wgb0 mtu 1400 up; ip -n "$NB" link set wgb0 mtu 1400 up
+	ip -n "$NA" addr add 10.80.0.1/24 dev "$ia"; ip -n "$NB" addr add 10.80.0.2/24 dev "$ib"
+	ip -n "$NA" link set "$ia" mtu 1400 up; ip -n "$NB" link set "$ib" mtu 1400 up
 	wait_ping "$NA" 10.80.0.2 || { echo "wireguard-go: no tunnel" >&2; RESULT[wg-go]=0; return; }
 	measure wg-go 10.80.0.2
 }

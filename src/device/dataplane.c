@@ -369,6 +369,24 @@ dp_encap_send(struct dp *dp, struct dp_sa *sa, struct dp_pstate *p,
 	sa->last_ms = p->last_ms = dp_now(dp);
 }
 
+/*
+ * The host's own link chatter on the TUN (IPv6 router/multicast listener
+ * messages from :: or fe80::, anything to a multicast address): not for any
+ * peer, and not a relay attempt either.
+ */
+static bool
+dp_link_local(const struct pol_pkt *pp)
+{
+	const uint8_t *s = pp->src.a, *d = pp->dst.a;
+	static const uint8_t zero[16];
+
+	if (pp->src.af == AF_INET)
+		return d[0] >= 224 || (d[0] == 255 && d[1] == 255) ||
+		    (s[0] == 169 && s[1] == 254) || memcmp(s, zero, 4) == 0;
+	return d[0] == 0xff || (s[0] == 0xfe && (s[1] & 0xc0) == 0x80) ||
+	    memcmp(s, zero, 16) == 0;
+}
+
 void
 dp_lan_input(struct dp *dp, size_t len)
 {
@@ -383,6 +401,10 @@ dp_lan_input(struct dp *dp, size_t len)
 		return;
 	}
 	len = pp.len;
+	if (dp_link_local(&pp)) {
+		dp->st.drops[DP_DROP_NO_PEER]++;	/* counted, not reported */
+		return;
+	}
 	if (!pol_in_prefixes(dp->cfg.local, dp->cfg.nlocal, &pp.src)) {
 		dp_drop(dp, DP_DROP_RELAY, NULL, pkt, len);
 		return;

@@ -434,6 +434,19 @@ test_drops_counted_by_reason(void **state)
 	n = ip4(p, "10.1.0.5", "10.9.0.7", 17, 53, 1);
 	assert_int_equal(dp_lan_inject(fx->a.dp, p, n), 0);
 	assert_int_equal(drops(&fx->a, DP_DROP_NO_PEER), 1);
+	/* the host's own link chatter (MLD from fe80::, IPv4 multicast) is not
+	 * a relay attempt: counted as no-peer, never reported as relay */
+	n = ip6(p, "fe80::1", "ff02::16", 1);
+	assert_int_equal(dp_lan_inject(fx->a.dp, p, n), 0);
+	n = ip4(p, "10.1.0.5", "224.0.0.22", 2, 0, 1);
+	assert_int_equal(dp_lan_inject(fx->a.dp, p, n), 0);
+	assert_int_equal(drops(&fx->a, DP_DROP_NO_PEER), 3);
+	assert_int_equal(drops(&fx->a, DP_DROP_RELAY), 0);
+	/* a source outside our LAN is (RELAY) */
+	n = ip4(p, "10.7.0.5", "10.2.0.7", 17, 53, 1);
+	assert_int_equal(dp_lan_inject(fx->a.dp, p, n), 0);
+	assert_int_equal(drops(&fx->a, DP_DROP_RELAY), 1);
+	assert_int_equal(fx->a.drop_events[DP_DROP_RELAY], 1);
 	/* UNKNOWN_SPI and MALFORMED (too short) on the WAN */
 	memset(junk, 0, sizeof(junk));
 	store_be32(junk, 0xdead);
