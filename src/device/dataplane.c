@@ -662,6 +662,7 @@ dp_free(struct dp *dp)
 
 	if (dp == NULL)
 		return;
+	dp->ops.drop_event = NULL;	/* no callbacks into a daemon tearing down */
 	if (dp->tick != NULL)
 		event_free(dp->tick);
 	for (i = 0; i < dp->npeers; i++)
