@@ -11,7 +11,9 @@ DPS=$ODVPN_BUILD/tests/tools/dp_static
 KAB=$(printf '3%.0s' $(seq 64))cafe0003
 KBA=$(printf '4%.0s' $(seq 64))cafe0004
 
-GA=$(netns_add ga); GB=$(netns_add gb)
+# netns_add in this shell (not in $(...)), so that lib.sh removes them on exit
+netns_add ga >/dev/null; netns_add gb >/dev/null
+GA=$T_PFX-ga GB=$T_PFX-gb
 ip link add "$T_PFX-w0" netns "$GA" type veth peer name "$T_PFX-w1" netns "$GB"
 ip -n "$GA" addr add fd09::1/64 dev "$T_PFX-w0" nodad
 ip -n "$GB" addr add fd09::2/64 dev "$T_PFX-w1" nodad

@@ -19,7 +19,9 @@ DPS=$ODVPN_BUILD/tests/tools/dp_static
 KAB=$(printf '1%.0s' $(seq 64))cafe0001
 KBA=$(printf '2%.0s' $(seq 64))cafe0002
 
-HA=$(netns_add ha); GA=$(netns_add ga); GB=$(netns_add gb); HB=$(netns_add hb)
+# netns_add in this shell (not in $(...)), so that lib.sh removes them on exit
+for n in ha ga gb hb; do netns_add "$n" >/dev/null; done
+HA=$T_PFX-ha GA=$T_PFX-ga GB=$T_PFX-gb HB=$T_PFX-hb
 link() {	# link NS1 IF1 NS2 IF2
 	ip link add "$2" netns "$1" type veth peer name "$4" netns "$3"
 	ip -n "$1" link set "$2" up; ip -n "$3" link set "$4" up
