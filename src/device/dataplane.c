@@ -742,14 +742,12 @@ dp_set_peers(struct dp *dp, const struct dp_peer *np, size_t n)
 		if ((oi = dp_peer_index(dp, np[i].name)) != DP_NONE) {
 			/* same peer: keep its SA, queue and activity */
 			old = &dp->peers[oi];
-			nps[i].out = old->out;
 			nps[i].qhead = old->qhead;
 			nps[i].qtail = old->qtail;
 			nps[i].qlen = old->qlen;
 			nps[i].need_pending = old->need_pending;
 			nps[i].need_ms = old->need_ms;
 			nps[i].last_ms = old->last_ms;
-			nps[i].nsas = old->nsas;
 			old->qhead = old->qtail = DP_NONE;
 			old->qlen = 0;
 		}
@@ -783,11 +781,21 @@ dp_set_peers(struct dp *dp, const struct dp_peer *np, size_t n)
 	dp->peers = nps;
 	dp->npeers = n;
 	dp->lpm = lpm;
+	/* relink every SA by name; a peer's outbound SA is its newest */
+	for (i = 0; i < n; i++) {
+		nps[i].out = NULL;
+		nps[i].nsas = 0;
+	}
 	for (k = 0; k < dp->spicap; k++) {
 		struct dp_sa *sa = dp->spitab[k];
+		struct dp_pstate *p;
 
-		if (sa != NULL)
-			sa->peer = dp_peer_index(dp, sa->peer_name);
+		if (sa == NULL || (sa->peer = dp_peer_index(dp, sa->peer_name)) == DP_NONE)
+			continue;
+		p = &nps[sa->peer];
+		p->nsas++;
+		if (p->out == NULL || sa->gen > p->out->gen)
+			p->out = sa;
 	}
 	return 0;
 }

@@ -628,6 +628,43 @@ test_routes_follow_peers(void **state)
 }
 
 static void
+test_peer_removed_and_back(void **state)
+{
+	struct fx *fx = *state;
+	struct dp_peer p;
+	uint8_t pkt[128];
+	size_t n;
+
+	add_pair(fx, 0x1000, 0x2000, false);
+	/* b leaves the peer set: its SA stays (until the daemon deletes it) but
+	 * carries nothing: outbound has no peer, inbound is dropped */
+	assert_int_equal(dp_set_peers(fx->a.dp, NULL, 0), 0);
+	n = ip4(pkt, "10.1.0.5", "10.2.0.7", 17, 53, 1);
+	assert_int_equal(dp_lan_inject(fx->a.dp, pkt, n), 0);
+	assert_int_equal(drops(&fx->a, DP_DROP_NO_PEER), 1);
+	n = ip4(pkt, "10.2.0.7", "10.1.0.5", 17, 53, 2);
+	assert_int_equal(dp_lan_inject(fx->b.dp, pkt, n), 0);
+	dp_flush(fx->b.dp);
+	carry(&fx->b, &fx->a);
+	assert_int_equal(drops(&fx->a, DP_DROP_NO_PEER), 2);
+	assert_int_equal(fx->a.io->nlan, 0);
+	/* b is back: the SA is relinked and used again, no new request */
+	memset(&p, 0, sizeof(p));
+	strcpy(p.name, "b");
+	p.remote[p.nremote++] = pfx("10.2.0.0/24");
+	assert_int_equal(dp_set_peers(fx->a.dp, &p, 1), 0);
+	n = ip4(pkt, "10.1.0.5", "10.2.0.7", 17, 53, 3);
+	assert_int_equal(dp_lan_inject(fx->a.dp, pkt, n), 0);
+	dp_flush(fx->a.dp);
+	assert_int_equal(fx->a.io->nwan, 1);
+	assert_int_equal(load_be32(fx->a.io->wan[0].data), 0x1000);
+	assert_int_equal(fx->a.need_sa, 0);
+	assert_true(dp_peer_idle_ms(fx->a.dp, "b") != UINT64_MAX);
+	assert_int_equal(dp_sa_del(fx->a.dp, 0x2000), 0);
+	assert_true(dp_peer_idle_ms(fx->a.dp, "b") == UINT64_MAX);
+}
+
+static void
 test_many_peers(void **state)
 {
 	struct fx *fx = *state;
@@ -689,6 +726,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_rfc3948_demux, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_tracking, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_routes_follow_peers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_peer_removed_and_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_peers, setup, teardown),
 	};
 
