@@ -80,6 +80,7 @@ run_script_layer() {
 run_fuzz_layer() {
 	local f name corpus
 	for f in $(ls build-fuzz/fuzz/fuzz_* 2>/dev/null | sort); do
+		[ -x "$f" ] || continue		# not the .o/.d files beside it
 		name=$(basename "$f")
 		corpus=fuzz/corpus/${name#fuzz_}
 		mkdir -p "$corpus" "build-fuzz/corpus-work/$name"

@@ -66,6 +66,8 @@ struct dp_config {
 	uint16_t	natt_port;		/* 4500 */
 	size_t		queue_per_peer;		/* packets held while IKE runs; default 256 */
 	uint32_t	replay_window;		/* default 1024 */
+	bool		no_offload;		/* benchmarks/tests: no TUN TSO/GRO, no UDP
+						 * GSO/GRO (one packet per system call) */
 };
 
 enum dp_drop {
@@ -80,6 +82,9 @@ enum dp_drop {
 	DP_DROP_RELAY,		/* decrypted from peer X but not for our LAN, or LAN-side
 				 * packet not from our LAN: never forwarded (REQ-POL-1) */
 	DP_DROP_SEQ_EXHAUSTED,
+	DP_DROP_NO_SA,		/* queued for a peer whose SA never came (dp_sa_failed or
+				 * DP_QUEUE_TIMEOUT_MS): the queue is given up */
+	DP_DROP_TX,		/* the kernel refused a send (buffer full, no route) */
 	DP_DROP__COUNT,
 };
 
@@ -92,7 +97,16 @@ struct dp_ops {
 	 * for the log and the audit trail. pkt is the inner packet (or what there is). */
 	void	(*drop_event)(void *arg, enum dp_drop, const char *peer,
 		    const uint8_t *pkt, size_t len);
+	/* optional (may be NULL). Called once per SA when its outbound sequence
+	 * numbers run low (ESP_SEQ_SOFT_MARGIN left) and once more when they are
+	 * exhausted (then nothing more is sent on it, RFC 4303 §3.3.3): the engine
+	 * should rekey the CHILD SA with this inbound SPI. */
+	void	(*rekey_needed)(void *arg, const char *peer, uint32_t spi_in);
 };
+
+/* an on-demand request not answered by dp_sa_add within this time is given up:
+ * the queue is dropped (DP_DROP_NO_SA) and the next packet asks again */
+#define DP_QUEUE_TIMEOUT_MS	30000
 
 struct dp;
 
@@ -107,7 +121,11 @@ int	dp_sa_add(struct dp *, const struct child_sa *);
 int	dp_sa_del(struct dp *, uint32_t spi_in);
 int	dp_send_ike(struct dp *, const struct ipaddr *src, uint16_t sport,
 	    const struct ipaddr *dst, uint16_t dport, const uint8_t *msg, size_t len);
-/* ms since the last packet either way through any SA of the peer; UINT64_MAX if none */
+/* the daemon could not make an SA for the peer (IKE failed): drop its queue
+ * (DP_DROP_NO_SA) and let the next packet call need_sa again */
+void	dp_sa_failed(struct dp *, const char *peer);
+/* ms since the last packet either way through any SA of the peer (or since the
+ * newest SA was added, if later); UINT64_MAX if the peer has no SA */
 uint64_t dp_peer_idle_ms(struct dp *, const char *peer);
 
 struct dp_sa_info {
@@ -120,8 +138,12 @@ struct dp_sa_info {
 size_t	dp_list_sas(struct dp *, struct dp_sa_info *, size_t max);
 
 struct dp_stats {
-	uint64_t	tun_rx, tun_tx, udp_rx, udp_tx;
+	uint64_t	tun_rx, tun_tx, udp_rx, udp_tx;	/* packets (after segmentation) */
 	uint64_t	drops[DP_DROP__COUNT];
+	uint64_t	ike_rx, ike_tx, keepalive_rx;
+	uint64_t	queued;			/* LAN packets held for an SA */
+	uint64_t	tun_reads, tun_writes, udp_recv_calls, udp_send_calls;
+						/* system calls: packets per call = batching */
 };
 void	dp_get_stats(struct dp *, struct dp_stats *);
 const char *dp_drop_name(enum dp_drop);
