@@ -55,10 +55,12 @@ wait_for() {
 
 ms_now() { echo $(( $(date +%s%N) / 1000000 )); }
 
+# netns_add NAME: create $T_PFX-NAME and print its name. Registered in a file, so
+# it is removed at exit even when called inside $(...)
 netns_add() {
 	local ns=$T_PFX-$1
-	ip netns add "$ns"
-	T_NETNS+=("$ns")
+	ip netns add "$ns" || return 1
+	echo "$ns" >>"$T_DIR/.netns"
 	ip -n "$ns" link set lo up
 	echo "$ns"
 }
@@ -75,7 +77,7 @@ t_cleanup() {
 		done
 		kill -9 "$p" 2>/dev/null
 	done
-	for ns in "${T_NETNS[@]}"; do
+	for ns in "${T_NETNS[@]}" $(cat "$T_DIR/.netns" 2>/dev/null); do
 		ip netns del "$ns" 2>/dev/null
 	done
 	if [ "${KEEP_TEST_DIR:-0}" = 1 ] || [ "$T_FAILED" -gt 0 ]; then

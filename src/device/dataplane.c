@@ -29,6 +29,10 @@
 #include "lib/util.h"
 
 #define DP_NONE			UINT32_MAX
+/* the LPM value of our own protected prefixes: an address is "ours" only if its
+ * longest match is one of them, so a peer's prefix inside an umbrella LAN
+ * prefix (10.0.0.0/8 here, 10.3.0.0/24 at a peer) still counts as the peer's */
+#define DP_LOCAL		(UINT32_MAX - 1)
 #define DP_ARENA_SIZE		(2u << 20)
 #define DP_ARENA_RESERVE	(65536u + 4096u)	/* one more packet always fits */
 #define DP_WAN_MAX		DP_IO_BATCH_MAX		/* datagrams per flush */
@@ -387,6 +391,17 @@ dp_link_local(const struct pol_pkt *pp)
 	    memcmp(s, zero, 16) == 0;
 }
 
+/* which side an address is on: DP_LOCAL, a peer index, or DP_NONE */
+static uint32_t
+dp_side(const struct dp *dp, const struct ipaddr *a)
+{
+	uint32_t v;
+
+	if (dp->lpm == NULL)
+		return pol_in_prefixes(dp->cfg.local, dp->cfg.nlocal, a) ? DP_LOCAL : DP_NONE;
+	return pol_lpm_lookup(dp->lpm, a, &v) == 0 ? v : DP_NONE;
+}
+
 void
 dp_lan_input(struct dp *dp, size_t len)
 {
@@ -405,11 +420,11 @@ dp_lan_input(struct dp *dp, size_t len)
 		dp->st.drops[DP_DROP_NO_PEER]++;	/* counted, not reported */
 		return;
 	}
-	if (!pol_in_prefixes(dp->cfg.local, dp->cfg.nlocal, &pp.src)) {
+	if (dp_side(dp, &pp.src) != DP_LOCAL) {
 		dp_drop(dp, DP_DROP_RELAY, NULL, pkt, len);
 		return;
 	}
-	if (dp->lpm == NULL || pol_lpm_lookup(dp->lpm, &pp.dst, &idx) == -1) {
+	if ((idx = dp_side(dp, &pp.dst)) == DP_NONE || idx == DP_LOCAL) {
 		dp_drop(dp, DP_DROP_NO_PEER, NULL, pkt, len);
 		return;
 	}
@@ -488,7 +503,7 @@ dp_esp_input(struct dp *dp, uint8_t *data, size_t len)
 		dp_drop(dp, DP_DROP_MALFORMED, pname, inner.pkt, MIN(inner.len, 64));
 		return;
 	}
-	if (!pol_in_prefixes(dp->cfg.local, dp->cfg.nlocal, &pp.dst)) {
+	if (dp_side(dp, &pp.dst) != DP_LOCAL) {
 		dp_drop(dp, DP_DROP_RELAY, pname, inner.pkt, pp.len);
 		return;
 	}
@@ -722,15 +737,17 @@ dp_set_peers(struct dp *dp, const struct dp_peer *np, size_t n)
 			}
 		total += np[i].nremote;
 	}
-	lpm = pol_lpm_new(total);
+	lpm = pol_lpm_new(total + dp->cfg.nlocal);
+	for (i = 0; i < dp->cfg.nlocal; i++)
+		(void)pol_lpm_insert(lpm, &dp->cfg.local[i], DP_LOCAL);
 	for (i = 0; i < n; i++)
 		for (j = 0; j < np[i].nremote; j++)
 			if (pol_lpm_insert(lpm, &np[i].remote[j], (uint32_t)i) == -1) {
 				char b[ADDR_STRLEN];
 
 				prefix_format(&np[i].remote[j], b, sizeof(b));
-				log_error("dataplane: peer=%s: prefix %s invalid or "
-				    "already another peer's", np[i].name, b);
+				log_error("dataplane: peer=%s: prefix %s invalid, or "
+				    "already ours or another peer's", np[i].name, b);
 				pol_lpm_free(lpm);
 				return -1;
 			}

@@ -709,6 +709,100 @@ test_many_peers(void **state)
 	free(info);
 }
 
+/*
+ * A hub whose LAN is declared as an umbrella (10.0.0.0/8) holding tunnels to b
+ * (10.2.0.0/24) and c (10.3.0.0/24): its own LAN prefix covers both peers'. A
+ * rogue b sends to c's LAN through the hub; the hub must deliver it nowhere —
+ * neither to its TUN on decryption, nor into c's tunnel when the kernel hands
+ * it back (REQ-POL-1). The side of an address is its longest match.
+ */
+static void
+test_no_relay_through_umbrella_prefix(void **state)
+{
+	struct fx *fx = *state;
+	struct dp_config cfg = { .mtu = 1400, .queue_per_peer = 8 };
+	struct dp_ops ops = { .arg = &fx->a, .need_sa = cb_need_sa, .drop_event = cb_drop,
+	    .ike_input = cb_ike };
+	struct ipaddr src = addr("192.0.2.2"), dst = addr("192.0.2.1");
+	struct dp_peer peers[2], rogue;
+	struct dp_memio *io = calloc(1, sizeof(*io));
+	struct child_sa c;
+	struct dp *hub;
+	uint8_t p[128], esp[2048];
+	size_t n, len;
+
+	io->now_ms = 1000;
+	cfg.local[cfg.nlocal++] = pfx("10.0.0.0/8");
+	cfg.wan_addr = addr("192.0.2.1");
+	hub = dp_new_io(fx->base, &cfg, &ops, &dp_io_mem, io);
+	assert_non_null(hub);
+	memset(peers, 0, sizeof(peers));
+	strcpy(peers[0].name, "b");
+	peers[0].remote[peers[0].nremote++] = pfx("10.2.0.0/24");
+	strcpy(peers[1].name, "c");
+	peers[1].remote[peers[1].nremote++] = pfx("10.3.0.0/24");
+	assert_int_equal(dp_set_peers(hub, peers, 2), 0);
+	/* b believes c's LAN lies behind the hub, and the hub's umbrella TS agreed */
+	memset(&rogue, 0, sizeof(rogue));
+	strcpy(rogue.name, "a");
+	rogue.remote[rogue.nremote++] = pfx("10.1.0.0/24");
+	rogue.remote[rogue.nremote++] = pfx("10.3.0.0/24");
+	assert_int_equal(dp_set_peers(fx->b.dp, &rogue, 1), 0);
+	make_sa(&c, false, 0x1000, 0x2000, false);
+	c.nremote_ts = 0;
+	c.remote_ts[c.nremote_ts++] = pfx("10.0.0.0/8");
+	assert_int_equal(dp_sa_add(fx->b.dp, &c), 0);
+	make_sa(&c, true, 0x1000, 0x2000, false);
+	c.nlocal_ts = 0;
+	c.local_ts[c.nlocal_ts++] = pfx("10.0.0.0/8");
+	assert_int_equal(dp_sa_add(hub, &c), 0);
+
+	/* legitimate: b to the hub's own hosts is delivered */
+	n = ip4(p, "10.2.0.5", "10.1.0.7", 17, 53, 1);
+	assert_int_equal(dp_lan_inject(fx->b.dp, p, n), 0);
+	dp_flush(fx->b.dp);
+	assert_int_equal(fx->b.io->nwan, 1);
+	len = fx->b.io->wan[0].len;
+	memcpy(esp, fx->b.io->wan[0].data, len);
+	dp_wan_input(hub, &src, 4500, &dst, 4500, esp, len);
+	dp_flush(hub);
+	assert_int_equal(io->nlan, 1);
+
+	/* relay: b to c's host, inside the umbrella: decrypted, then refused */
+	fx->b.io->nwan = 0;
+	n = ip4(p, "10.2.0.5", "10.3.0.7", 17, 53, 2);
+	assert_int_equal(dp_lan_inject(fx->b.dp, p, n), 0);
+	dp_flush(fx->b.dp);
+	assert_int_equal(fx->b.io->nwan, 1);
+	len = fx->b.io->wan[0].len;
+	memcpy(esp, fx->b.io->wan[0].data, len);
+	dp_wan_input(hub, &src, 4500, &dst, 4500, esp, len);
+	dp_flush(hub);
+	assert_int_equal(io->nlan, 1);		/* nothing more on the hub's LAN */
+	assert_int_equal(drops(&fx->a, DP_DROP_RELAY), 0);	/* fx->a.dp is not the hub */
+	{
+		struct dp_stats st;
+
+		dp_get_stats(hub, &st);
+		assert_int_equal(st.drops[DP_DROP_RELAY], 1);
+		/* and if the kernel handed such a packet back to the TUN (a source of
+		 * b's inside our umbrella), it never enters c's tunnel */
+		n = ip4(p, "10.2.0.5", "10.3.0.7", 17, 53, 3);
+		assert_int_equal(dp_lan_inject(hub, p, n), 0);
+		dp_flush(hub);
+		dp_get_stats(hub, &st);
+		assert_int_equal(st.drops[DP_DROP_RELAY], 2);
+		assert_int_equal(io->nwan, 0);
+		/* while the hub's own hosts still reach c (need_sa: on demand) */
+		n = ip4(p, "10.1.0.5", "10.3.0.7", 17, 53, 4);
+		assert_int_equal(dp_lan_inject(hub, p, n), 0);
+		assert_int_equal(fx->a.need_sa, 1);
+		assert_string_equal(fx->a.need_peer, "c");
+	}
+	dp_free(hub);
+	free(io);
+}
+
 int
 main(void)
 {
@@ -728,6 +822,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_routes_follow_peers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_peer_removed_and_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_peers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_relay_through_umbrella_prefix, setup,
+		    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
