@@ -54,6 +54,9 @@ int	center_ca_issue(struct center_ca *, const char *csr, size_t csrlen,
  */
 int	center_ca_crl(struct center_ca *, const struct center_revoked *, size_t n,
 	    uint64_t number, int64_t lifetime_s, char **crl_pem, char *err, size_t errlen);
+/* put a CRL kept by the store (PEM) into the trust set; -1 if not newer */
+int	center_ca_crl_install(struct center_ca *, const char *pem, char *err,
+	    size_t errlen);
 /* cRLNumber of the service CA's CRL in the PKI directory (0: none) */
 uint64_t center_ca_dir_crl_number(const struct center_ca *);
 

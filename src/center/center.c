@@ -11,6 +11,7 @@
 #include "center/ca.h"
 #include "center/center_int.h"
 #include "lib/util.h"
+#include "pki/pki.h"
 
 #define ROLE(r)		(1u << (r))
 #define ADMIN		ROLE(CENTER_ROLE_ADMIN)
@@ -213,23 +214,8 @@ name_valid(const char *s)
 bool
 device_id_valid(const char *s)
 {
-	size_t n = strlen(s), label = 0;
-
-	if (n == 0 || n >= CENTER_NAME_MAX)
-		return false;
-	for (size_t i = 0; i <= n; i++) {
-		if (i == n || s[i] == '.') {
-			/* LDH: 1..63, no leading or trailing hyphen */
-			if (label == 0 || s[i - 1] == '-' || s[i - label] == '-')
-				return false;
-			label = 0;
-			continue;
-		}
-		if (!isalnum((unsigned char)s[i]) && s[i] != '-')
-			return false;
-		label++;
-	}
-	return true;
+	/* the PKI's rule (lower-case LDH host name), within our name limit */
+	return strlen(s) < CENTER_NAME_MAX && pki_device_id_valid(s);
 }
 
 int
@@ -404,6 +390,37 @@ center_handle(struct center *c, const struct center_req *req, struct center_resp
 		resp_json(resp, resp->status != 0 ? resp->status : 200, NULL);
 }
 
+int
+center_peer_still_valid(struct center *c, const struct center_peer *p, char *err,
+    size_t errlen)
+{
+	return service_cert_check(c, p, err, errlen);
+}
+
+void
+center_tick(struct center *c)
+{
+	char *next;
+	int64_t now = center_now(c);
+
+	if (grants_expire(c) == -1)
+		log_error("grants: expiry failed: %s", store_error(c->st));
+	if (c->ca == NULL)
+		return;
+	/* re-sign the CRL when half its life is gone, so devices never hold a
+	 * stale one (REQ-PKI-5) */
+	next = meta_get(c, "crl_next_update");
+	if (next == NULL || strtoll(next, NULL, 10) - now < c->cfg.crl_lifetime_s / 2) {
+		if (store_begin(c->st) != STORE_OK || crl_rebuild(c) == -1 ||
+		    store_commit(c->st) != STORE_OK) {
+			log_error("crl: refresh failed: %s", store_error(c->st));
+			store_rollback(c->st);
+		} else if (c->changed != NULL)
+			c->changed(c->changed_arg);
+	}
+	free(next);
+}
+
 /* ---- life cycle -------------------------------------------------------- */
 
 struct center *
@@ -421,9 +438,12 @@ center_new(const struct center_cfg *cfg, struct center_ca *ca, char *err, size_t
 	c->started = now_wall_s();
 	if (ca != NULL) {
 		/* the devices need a CRL from the first enrolment on */
-		char *crl = crl_current(c, NULL);
+		char *crl = crl_current(c, NULL), why[ERRMSG_MAX];
 
-		if (crl == NULL) {
+		if (crl == NULL || center_ca_crl_install(ca, crl, why, sizeof(why)) == -1) {
+			if (crl != NULL)
+				log_warn("crl: stored CRL not taken (%s): signing a new one",
+				    why);
 			if (store_begin(c->st) != STORE_OK || crl_rebuild(c) == -1 ||
 			    store_commit(c->st) != STORE_OK) {
 				xsnprintf(err, errlen, "cannot build the first CRL: %s",

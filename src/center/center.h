@@ -130,12 +130,16 @@ void	center_handle(struct center *, const struct center_req *, struct center_res
 void	center_resp_clear(struct center_resp *);
 
 /*
- * The device's configuration document if its version is newer than since (a
- * 200 response), else resp->park (nothing changed). Used for the first answer
- * and again by the transport each time center->changed fired.
+ * The device's configuration document (a 200 response) when !wait or its
+ * version differs from since; else resp->park (nothing changed). Used for the
+ * first answer, again by the transport each time center->changed fired, and
+ * with !wait when a parked request times out.
  */
 void	center_config_poll(struct center *, const char *device, int64_t since,
-	    struct center_resp *);
+	    bool wait, struct center_resp *);
+/* 0 while the service certificate of a parked device is still good */
+int	center_peer_still_valid(struct center *, const struct center_peer *,
+	    char *err, size_t errlen);
 
 /* periodic upkeep: expire grants, refresh the CRL before it runs out */
 void	center_tick(struct center *);

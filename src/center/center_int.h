@@ -48,7 +48,7 @@ int64_t	center_now(const struct center *);
 const char *center_actor(const struct center_peer *, char *buf, size_t cap);
 /* 1..63 of [A-Za-z0-9._-], starting with a letter or digit */
 bool	name_valid(const char *);
-/* a device id: an IKE ID_FQDN of LDH labels, 1..63 characters in all */
+/* a device id: the PKI's (an IKE ID_FQDN, lower-case LDH), at most 63 characters */
 bool	device_id_valid(const char *);
 /* commit the open transaction and fire center->changed; 500 in resp on failure */
 int	tx_commit(struct center *, struct center_resp *);

@@ -227,7 +227,7 @@ confdoc_versioned(struct center *c, const char *device, int64_t *version)
 }
 
 void
-center_config_poll(struct center *c, const char *device, int64_t since,
+center_config_poll(struct center *c, const char *device, int64_t since, bool wait,
     struct center_resp *resp)
 {
 	int64_t version = 0;
@@ -241,7 +241,7 @@ center_config_poll(struct center *c, const char *device, int64_t since,
 	}
 	/* since ahead of us: the device saw another history (a restored store);
 	 * answer at once so it resynchronises */
-	if (version > since || since > version) {
+	if (!wait || version != since) {
 		resp_json(resp, 200, doc);
 		return;
 	}
@@ -262,18 +262,6 @@ h_config(struct center *c, const struct center_req *req, const char *const *args
 	    req_query_int(req, resp, "wait", 0, c->cfg.longpoll_timeout_s,
 	    c->cfg.longpoll_timeout_s, &wait) == -1)
 		return;
-	center_config_poll(c, req->peer->name, since, resp);
-	if (resp->park && wait == 0) {
-		/* no waiting asked for: the current document, unchanged */
-		int64_t v;
-		json_t *doc = confdoc_versioned(c, req->peer->name, &v);
-
-		resp->park = false;
-		if (doc == NULL)
-			resp_error(resp, 500, "cannot build the configuration");
-		else
-			resp_json(resp, 200, doc);
-		return;
-	}
+	center_config_poll(c, req->peer->name, since, wait > 0, resp);
 	resp->park_wait_s = (int)wait;
 }
