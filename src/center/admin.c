@@ -531,7 +531,15 @@ h_site_get(struct center *c, const struct center_req *req, const char *const *ar
 	    "ORDER BY grp", "s", args[0]);
 	store_q(c->st, &d, NULL, "SELECT id, status FROM devices WHERE site = ? ORDER BY id",
 	    "s", args[0]);
-	json_object_set_new(o, "groups", g != NULL ? g : json_array());
+	{
+		json_t *names = json_array(), *x;
+		size_t i;
+
+		json_array_foreach(g, i, x)
+			json_array_append(names, json_object_get(x, "group"));
+		json_decref(g);
+		json_object_set_new(o, "groups", names);
+	}
 	json_object_set_new(o, "devices", d != NULL ? d : json_array());
 	resp_json(resp, 200, o);
 }
