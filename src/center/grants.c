@@ -206,6 +206,12 @@ apply(struct center *c, const char *actor, const char *initiator, const char *re
 	size_t nrules = 0, i;
 	int64_t id = 0;
 
+	/* read and write in one transaction: the decision is taken on the state
+	 * it is recorded against (the router rolls back on every early exit) */
+	if (store_begin(c->st) != STORE_OK) {
+		resp_store(c, resp);
+		goto out;
+	}
 	if (site_load(c, initiator, &si) == -1) {
 		resp_error(resp, 404, "site \"%.63s\" not found", initiator);
 		goto out;
@@ -239,10 +245,6 @@ apply(struct center *c, const char *actor, const char *initiator, const char *re
 	site_device(c, initiator, dev_i, sizeof(dev_i));
 	site_device(c, responder, dev_r, sizeof(dev_r));
 
-	if (store_begin(c->st) != STORE_OK) {
-		resp_store(c, resp);
-		goto out;
-	}
 	if (res->decision == POL_DENIED) {
 		if (caudit_pack(c, "connection.denied", actor, si.org, initiator,
 		    dev_i[0] != '\0' ? dev_i : NULL, 0, "{s:s,s:s,s:o}", "responder",

@@ -423,8 +423,10 @@ server_new(struct event_base *base, struct center *c, char *err, size_t errlen)
 	srv->http = evhttp_new(base);
 	evhttp_set_bevcb(srv->http, bevcb, srv);
 	evhttp_set_gencb(srv->http, handle, srv);
+	/* every method reaches the router, which answers 405 in JSON */
 	evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
-	    EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE);
+	    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
+	    EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
 	evhttp_set_max_body_size(srv->http, MAX((ev_ssize_t)BODY_CEILING,
 	    (ev_ssize_t)c->cfg.max_body * 2));
 	evhttp_set_max_headers_size(srv->http, HEADERS_MAX);

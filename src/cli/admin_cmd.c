@@ -298,6 +298,9 @@ enum colfmt {
 	C_TIME_MS,
 	C_BOOL,
 	C_SEL,		/* rule selector object */
+	C_ZONES,	/* [{"name", "prefixes"}] → name=p,p name=p */
+	C_DEVS,		/* [{"id", "status"}] → id (status) */
+	C_WINDOW,	/* rule window → from..until hours days */
 };
 
 struct column {
@@ -341,6 +344,39 @@ cell(const json_t *v, enum colfmt fmt, char *buf, size_t cap)
 				return;
 			len += strlen(buf + len);
 		}
+		return;
+	}
+	case C_ZONES:
+	case C_DEVS:
+		json_array_foreach(v, i, x) {
+			char sub[256];
+
+			if (fmt == C_ZONES)
+				cell(json_object_get(x, "prefixes"), C_TEXT, sub, sizeof(sub));
+			if (xsnprintf(buf + len, cap - len, fmt == C_ZONES ? "%s%s=%s" :
+			    "%s%s (%s)", i > 0 ? " " : "", json_string_value(json_object_get(x,
+			    fmt == C_ZONES ? "name" : "id")), fmt == C_ZONES ? sub :
+			    json_string_value(json_object_get(x, "status"))) == -1)
+				return;
+			len += strlen(buf + len);
+		}
+		if (json_array_size(v) == 0)
+			xsnprintf(buf, cap, "-");
+		return;
+	case C_WINDOW: {
+		char a[32] = "", b[32] = "", d[64] = "";
+
+		if (json_object_get(v, "from") != NULL)
+			fmt_time(json_integer_value(json_object_get(v, "from")), a, sizeof(a));
+		if (json_object_get(v, "until") != NULL)
+			fmt_time(json_integer_value(json_object_get(v, "until")), b, sizeof(b));
+		if (json_object_get(v, "days") != NULL)
+			cell(json_object_get(v, "days"), C_TEXT, d, sizeof(d));
+		xsnprintf(buf, cap, "%s%s%s%s%s%s%s", a, a[0] != '\0' || b[0] != '\0' ?
+		    ".." : "", b, a[0] != '\0' || b[0] != '\0' ? " " : "",
+		    json_object_get(v, "hours") != NULL ? json_string_value(json_object_get(v,
+		    "hours")) : "", json_object_get(v, "hours") != NULL && d[0] != '\0' ?
+		    " " : "", d);
 		return;
 	}
 	case C_TEXT:
@@ -627,10 +663,10 @@ static const struct column site_cols[] = {
 };
 static const struct column site_show[] = {
 	{ "name", "name", C_TEXT }, { "org", "org", C_TEXT },
-	{ "prefixes", "prefixes", C_TEXT }, { "zones", "zones", C_TEXT },
+	{ "prefixes", "prefixes", C_TEXT }, { "zones", "zones", C_ZONES },
 	{ "wan", "wan", C_TEXT }, { "wan port", "wan_port", C_TEXT },
 	{ "status", "status", C_TEXT }, { "groups", "groups", C_TEXT },
-	{ "devices", "devices", C_TEXT }, { "description", "description", C_TEXT },
+	{ "devices", "devices", C_DEVS }, { "description", "description", C_TEXT },
 	{ "created", "created", C_TIME }, { "updated", "updated", C_TIME },
 };
 
@@ -970,7 +1006,7 @@ static const struct column rule_cols[] = {
 	{ "ID", "id", C_TEXT }, { "OWNER", "owner", C_TEXT }, { "GROUP", "group", C_TEXT },
 	{ "SRC", "src", C_SEL }, { "DST", "dst", C_SEL }, { "BOTH", "both", C_BOOL },
 	{ "PROTO", "proto", C_TEXT }, { "PORTS", "ports", C_TEXT },
-	{ "WINDOW", "window", C_TEXT }, { "APPROVAL", "auto_approve", C_TEXT },
+	{ "WINDOW", "window", C_WINDOW }, { "APPROVAL", "auto_approve", C_TEXT },
 };
 
 /* SEL: site=S,org=O,zone=Z,prefix=P */

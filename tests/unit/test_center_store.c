@@ -570,8 +570,8 @@ test_config_file(void **state)
 			"{\"database\":\"d\",\"pki_dir\":\"p\",\"listen\":\"localhost\"}",
 			"{\"database\":\"d\",\"pki_dir\":\"p\",\"crypto\":{\"dh_groups\":[14]}}",
 			"{\"database\":\"d\",\"pki_dir\":\"p\",\"log_level\":\"loud\"}",
-			"{\"database\":\"d\",\"pki_dir\":\"p\",\"longpoll_timeout_s\":100,"
-			    "\"request_timeout_s\":50}",
+			("{\"database\":\"d\",\"pki_dir\":\"p\",\"longpoll_timeout_s\":100,"
+			    "\"request_timeout_s\":50}"),
 			"{\"database\":\"d\"",
 		};
 
