@@ -641,6 +641,74 @@ cmd_crl(int argc, char **argv)
 	return r;
 }
 
+static int
+cmd_rekey_ca(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ "ca", required_argument, NULL, 'c' },
+		{ "reason", required_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, OPT_HELP },
+		{ NULL, 0, NULL, 0 },
+	};
+	enum pki_crl_reason reason = PKI_REASON_CA_COMPROMISE;
+	enum pki_role ca = PKI_ROLE_NONE;
+	struct pki_err err = { "" };
+	const char *dir = NULL;
+	char serial[PKI_SERIAL_HEX_MAX], fp[PKI_FP_HEX_MAX];
+	struct pki_dir *d;
+	int c, r;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			dir = optarg;
+			break;
+		case 'c':
+			if (parse_ca(optarg, &ca) == -1 || ca == PKI_ROLE_ROOT)
+				return pki_usage(argv[0], "--ca must be device or service (a "
+				    "new root is a new PKI: pki init --force)");
+			break;
+		case 'r':
+			if (pki_crl_reason_parse(optarg, &reason) == -1)
+				return pki_usage(argv[0], "unknown --reason \"%s\" (e.g. "
+				    "cACompromise, superseded)", optarg);
+			break;
+		case OPT_HELP:
+			return sub_help(argv[0]);
+		default:
+			return pki_usage(argv[0], "unknown or incomplete option \"%s\"",
+			    argv[optind - 1]);
+		}
+	}
+	if (optind != argc)
+		return pki_usage(argv[0], "unexpected argument \"%s\"", argv[optind]);
+	if (dir == NULL || ca == PKI_ROLE_NONE)
+		return pki_usage(argv[0], "--dir and --ca are required");
+	if (pki_dir_load(dir, &d, &err) == -1)
+		return pki_fail(argv[0], &err);
+	if ((r = pki_dir_rekey_ca(d, ca, reason, &err)) == 0) {
+		X509 *x = ca == PKI_ROLE_DEVICE_CA ? d->device_ca : d->service_ca;
+
+		(void)pki_cert_serial(x, serial);
+		(void)pki_fingerprint_hex(d->root, false, fp);
+		printf("%s re-keyed: new certificate serial %s; the old one is revoked (%s) "
+		    "on the root CRL\n", pki_role_name(ca), serial, pki_crl_reason_name(reason));
+		if (ca == PKI_ROLE_SERVICE_CA)
+			printf("center and admin certificates re-issued; restart the center, "
+			    "devices re-enrol for new service certificates\n");
+		else
+			printf("every device certificate must be re-issued (pki issue-device "
+			    "--force)\n");
+		printf("root unchanged (pin stays %s)\n", fp);
+	} else
+		r = pki_fail(argv[0], &err);
+	pki_dir_free(d);
+	return r;
+}
+
 /* ---- dispatch ------------------------------------------------------- */
 
 static const struct pki_sub subs[] = {
@@ -695,6 +763,14 @@ static const struct pki_sub subs[] = {
 	  "  --reason R         RFC 5280 reason: keyCompromise, cACompromise,\n"
 	  "                     affiliationChanged, superseded, cessationOfOperation,\n"
 	  "                     certificateHold, privilegeWithdrawn, unspecified (default)\n" },
+	{ "rekey-ca", cmd_rekey_ca,
+	  "rekey-ca --dir D --ca device|service [--reason R]",
+	  "Replace a tier CA whose key is compromised (or due for rotation): its key\n"
+	  "is deleted and a new one generated, the root issues a new CA certificate,\n"
+	  "its CRL starts empty, and the old CA is revoked on the root's CRL. For the\n"
+	  "service CA the center and admin certificates are re-issued. Everything the\n"
+	  "old CA issued stops verifying. The root, and so the devices' pin, stay.\n\n"
+	  "  --reason R         cACompromise (default) or superseded\n" },
 	{ "crl", cmd_crl,
 	  "crl --dir D [--ca root|device|service]",
 	  "Re-sign the CRLs of D (or of one CA) with fresh dates and the next number,\n"

@@ -81,7 +81,25 @@ pki_issue(const struct pki_issue_req *req, X509 *issuer, struct keystore_key *is
 		pki_err_set(err, "incomplete issuance request");
 		return -1;
 	}
-	if (req->role == PKI_ROLE_DEVICE || req->role == PKI_ROLE_SERVICE) {
+	if (req->role == PKI_ROLE_CENTER) {
+		bool listed = false;
+
+		if (req->nsan == 0) {
+			pki_err_set(err, "a center certificate needs at least one name");
+			return -1;
+		}
+		for (size_t i = 0; i < req->nsan; i++) {
+			if (pki_san_name_check(req->san[i], err) == -1)
+				return -1;
+			if (strcmp(req->san[i], req->cn) == 0)
+				listed = true;
+		}
+		if (!listed || strlen(req->cn) > PKI_NAME_MAX - 1) {
+			pki_err_set(err, "the center's CN must be one of its names (at most "
+			    "64 characters)");
+			return -1;
+		}
+	} else if (req->role == PKI_ROLE_DEVICE || req->role == PKI_ROLE_SERVICE) {
 		if (!pki_device_id_valid(req->cn)) {
 			pki_err_set(err, "\"%.80s\" is not a valid device id (lower-case "
 			    "host name, at most 64 characters)", req->cn);

@@ -370,5 +370,15 @@ int	 pki_dir_revoke(struct pki_dir *, const char *serial, enum pki_role ca,
 	    enum pki_crl_reason, enum pki_role *ca_out, struct pki_err *);
 /* re-sign the CRL of ca (ROOT, DEVICE_CA, SERVICE_CA) with fresh dates, cRLNumber + 1 */
 int	 pki_dir_crl_refresh(struct pki_dir *, enum pki_role ca, struct pki_err *);
+/*
+ * Replace a tier CA (DEVICE_CA or SERVICE_CA) after a key compromise or for
+ * rotation: delete its key, generate a new one, have the root issue a new CA
+ * certificate (same name), start its CRL empty, and revoke the old CA on the
+ * root's CRL with reason. For the service CA the center and admin certificates
+ * are re-issued under the new CA for their existing keys. Every certificate the
+ * old CA issued stops verifying.
+ */
+int	 pki_dir_rekey_ca(struct pki_dir *, enum pki_role ca, enum pki_crl_reason,
+	    struct pki_err *);
 
 #endif

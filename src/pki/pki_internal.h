@@ -37,6 +37,8 @@ enum pki_role	 pki_role_issuer(enum pki_role);
 /* add the role's extensions (BC, KU, EKU, policies, SKI, AKI, SAN) to cert */
 int		 pki_profile_apply(X509 *cert, X509 *issuer, enum pki_role,
 		    const char *const *san, size_t nsan, const char *cn, struct pki_err *);
+/* 0 when name can go into a SAN as a dNSName or an iPAddress */
+int		 pki_san_name_check(const char *, struct pki_err *);
 /* the role's default lifetime in seconds */
 int64_t		 pki_profile_lifetime(enum pki_role);
 /* 1 if the certificate's policies include oid */

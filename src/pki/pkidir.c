@@ -13,6 +13,7 @@
  * issued a serial. Service certificates are issued by the center and live in
  * its database instead.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@
 
 #include <openssl/err.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "lib/util.h"
 #include "pki/keystore.h"
@@ -676,5 +678,186 @@ pki_dir_crl_refresh(struct pki_dir *d, enum pki_role ca, struct pki_err *err)
 		return -1;
 	r = crl_rewrite(d, ca, list, n, err);
 	free(list);
+	return r;
+}
+
+/* the SAN of x as strings (DNS names, IP literals); caller frees each and *out */
+static int
+san_strings(X509 *x, char ***out, size_t *n)
+{
+	GENERAL_NAMES *g = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	char **v;
+	size_t k = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (g == NULL)
+		return -1;
+	v = xcalloc((size_t)sk_GENERAL_NAME_num(g) + 1, sizeof(*v));
+	for (int i = 0; i < sk_GENERAL_NAME_num(g); i++) {
+		GENERAL_NAME *gn = sk_GENERAL_NAME_value(g, i);
+		const unsigned char *p;
+		char ip[INET6_ADDRSTRLEN];
+		int len;
+
+		if (gn->type == GEN_DNS) {
+			p = ASN1_STRING_get0_data(gn->d.dNSName);
+			len = ASN1_STRING_length(gn->d.dNSName);
+			v[k] = xmalloc((size_t)len + 1);
+			memcpy(v[k], p, (size_t)len);
+			v[k++][len] = '\0';
+		} else if (gn->type == GEN_IPADD) {
+			p = ASN1_STRING_get0_data(gn->d.iPAddress);
+			len = ASN1_STRING_length(gn->d.iPAddress);
+			if ((len == 4 || len == 16) && inet_ntop(len == 4 ? AF_INET : AF_INET6,
+			    p, ip, sizeof(ip)) != NULL)
+				v[k++] = xstrdup(ip);
+		}
+	}
+	GENERAL_NAMES_free(g);
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+/* re-issue leaf (center or admin) under the new service CA, for its existing key */
+static int
+reissue_leaf(struct pki_dir *d, X509 **slot, const char *file, enum pki_role role,
+    struct keystore_key *ca_key, struct pki_err *err)
+{
+	struct pki_issue_req req;
+	char cn[PKI_NAME_MAX], **names = NULL;
+	size_t nnames = 0;
+	X509 *x = NULL;
+	int r = -1;
+
+	if (*slot == NULL)
+		return 0;
+	memset(&req, 0, sizeof(req));
+	req.role = role;
+	req.pubkey = X509_get0_pubkey(*slot);
+	if (pki_cert_cn(*slot, cn, sizeof(cn)) == -1) {
+		pki_err_set(err, "%s certificate has no CN", pki_role_name(role));
+		return -1;
+	}
+	req.cn = cn;
+	if (role == PKI_ROLE_CENTER) {
+		if (san_strings(*slot, &names, &nnames) == -1) {
+			pki_err_set(err, "center certificate has no names");
+			return -1;
+		}
+		req.san = (const char *const *)names;
+		req.nsan = nnames;
+	}
+	if (pki_issue(&req, d->service_ca, ca_key, &x, err) == -1 ||
+	    save_cert(d->path, file, x, err) == -1 ||
+	    pki_dir_index_add(d->path, x, role, err) == -1)
+		goto out;
+	X509_free(*slot);
+	*slot = x;
+	x = NULL;
+	r = 0;
+out:
+	for (size_t i = 0; i < nnames; i++)
+		free(names[i]);
+	free(names);
+	X509_free(x);
+	return r;
+}
+
+int
+pki_dir_rekey_ca(struct pki_dir *d, enum pki_role ca, enum pki_crl_reason reason,
+    struct pki_err *err)
+{
+	struct keystore_key *root_key = NULL, *key = NULL;
+	struct pki_issue_req req;
+	X509 **cert_slot, *x = NULL;
+	X509_CRL **crl_slot, *crl = NULL;
+	const char *label, *crlfile, *certfile;
+	char serial[PKI_SERIAL_HEX_MAX], cn[PKI_NAME_MAX];
+	char *pem1 = NULL, *pem2 = NULL, *chain = NULL;
+	size_t n1, n2;
+	int r = -1;
+
+	switch (ca) {
+	case PKI_ROLE_DEVICE_CA:
+		cert_slot = &d->device_ca;
+		certfile = PKI_FILE_DEVICE_CA;
+		break;
+	case PKI_ROLE_SERVICE_CA:
+		cert_slot = &d->service_ca;
+		certfile = PKI_FILE_SERVICE_CA;
+		break;
+	default:
+		pki_err_set(err, "only the device CA and the service CA can be re-keyed; "
+		    "a new root means a new PKI (pki init --force) and new pins");
+		return -1;
+	}
+	{
+		X509 *dummy;
+
+		if (ca_slot(d, ca, &dummy, &label, &crl_slot, &crlfile, err) == -1)
+			return -1;
+	}
+	if (pki_cert_serial(*cert_slot, serial) == -1 ||
+	    pki_cert_cn(*cert_slot, cn, sizeof(cn)) == -1) {
+		pki_err_set(err, "the current %s certificate is malformed", pki_role_name(ca));
+		return -1;
+	}
+	if (keystore_key_load(d->keys, PKI_LABEL_ROOT, &root_key, err) == -1)
+		return -1;
+	/* the old key goes first: after a compromise it must not survive a failure */
+	if (keystore_key_exists(d->keys, label, NULL) == 1 &&
+	    keystore_key_remove(d->keys, label, err) == -1)
+		goto out;
+	memset(&req, 0, sizeof(req));
+	req.role = ca;
+	req.cn = cn;
+	if (make_one(d->keys, label, keystore_key_alg(root_key), &req, d->root, root_key,
+	    &key, &x, err) == -1)
+		goto out;
+	if (save_cert(d->path, certfile, x, err) == -1 ||
+	    pki_dir_index_add(d->path, x, ca, err) == -1)
+		goto out;
+	X509_free(*cert_slot);
+	*cert_slot = x;
+	x = NULL;
+	/* a fresh CRL for the new key; numbers keep rising under the same name */
+	if (pki_crl_build(*cert_slot, key, NULL, 0,
+	    (*crl_slot != NULL ? pki_crl_number(*crl_slot) : 0) + 1, 0, DIR_CRL_LIFETIME,
+	    &crl, err) == -1 || save_crl(d->path, crlfile, crl, err) == -1)
+		goto out;
+	X509_CRL_free(*crl_slot);
+	*crl_slot = crl;
+	crl = NULL;
+	if (ca == PKI_ROLE_SERVICE_CA) {
+		if (reissue_leaf(d, &d->center, PKI_FILE_CENTER, PKI_ROLE_CENTER, key,
+		    err) == -1 ||
+		    reissue_leaf(d, &d->admin, PKI_FILE_ADMIN, PKI_ROLE_ADMIN, key, err) == -1)
+			goto out;
+		if (d->center != NULL) {
+			if (pki_cert_pem(d->center, &pem1, &n1) == -1 ||
+			    pki_cert_pem(d->service_ca, &pem2, &n2) == -1) {
+				pki_err_ssl(err, "cannot encode the center chain");
+				goto out;
+			}
+			chain = xmalloc(n1 + n2 + 1);
+			memcpy(chain, pem1, n1);
+			memcpy(chain + n1, pem2, n2 + 1);
+			if (save_text(d->path, PKI_FILE_CENTER_CHAIN, chain, 0644, err) == -1)
+				goto out;
+		}
+	}
+	if (pki_dir_revoke(d, serial, PKI_ROLE_ROOT, reason, NULL, err) == -1)
+		goto out;
+	r = 0;
+out:
+	free(pem1);
+	free(pem2);
+	free(chain);
+	X509_free(x);
+	X509_CRL_free(crl);
+	keystore_key_free(key);
+	keystore_key_free(root_key);
 	return r;
 }

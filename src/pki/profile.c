@@ -310,6 +310,22 @@ dns_name_valid(const char *s)
 	return true;
 }
 
+int
+pki_san_name_check(const char *name, struct pki_err *err)
+{
+	ASN1_OCTET_STRING *ip = a2i_IPADDRESS(name);
+
+	if (ip != NULL) {
+		ASN1_OCTET_STRING_free(ip);
+		return 0;
+	}
+	ERR_clear_error();
+	if (dns_name_valid(name))
+		return 0;
+	pki_err_set(err, "\"%.80s\" is neither a DNS name nor an IP address", name);
+	return -1;
+}
+
 static int
 add_san(X509 *x, const char *const *names, size_t n, struct pki_err *err)
 {

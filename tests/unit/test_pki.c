@@ -493,6 +493,86 @@ test_issuing_ca_must_match_tier(void **state)
 	X509_free(svc_from_dca);
 }
 
+/* a copy of leaf with extension nid replaced by value (conf syntax), re-signed by ca */
+static X509 *
+with_ext(X509 *leaf, int nid, const char *value, struct keystore_key *ca_key)
+{
+	X509 *x = X509_dup(leaf);
+	X509_EXTENSION *e;
+	int i;
+
+	assert_non_null(x);
+	if ((i = X509_get_ext_by_NID(x, nid, -1)) >= 0)
+		X509_EXTENSION_free(X509_delete_ext(x, i));
+	if (nid == NID_certificate_policies) {
+		/* the conf parser needs a config database for this one: build it */
+		CERTIFICATEPOLICIES *cp = sk_POLICYINFO_new_null();
+		char buf[512], *tok, *save = NULL;
+
+		snprintf(buf, sizeof(buf), "%s", value);
+		for (tok = strtok_r(buf, ",", &save); tok != NULL;
+		    tok = strtok_r(NULL, ",", &save)) {
+			POLICYINFO *pi = POLICYINFO_new();
+
+			ASN1_OBJECT_free(pi->policyid);
+			pi->policyid = OBJ_txt2obj(tok, 1);
+			sk_POLICYINFO_push(cp, pi);
+		}
+		assert_int_equal(X509_add1_ext_i2d(x, nid, cp, 0, 0), 1);
+		sk_POLICYINFO_pop_free(cp, POLICYINFO_free);
+		assert_true(X509_sign(x, keystore_key_evp(ca_key), EVP_sha256()) > 0);
+		return x;
+	}
+	e = X509V3_EXT_conf_nid(NULL, NULL, nid, value);
+	assert_non_null(e);
+	assert_int_equal(X509_add_ext(x, e, -1), 1);
+	X509_EXTENSION_free(e);
+	assert_true(X509_sign(x, keystore_key_evp(ca_key), EVP_sha256()) > 0);
+	return x;
+}
+
+/* right policy and issuer, but a key usage or EKU of another tier: refused */
+static void
+test_profile_ku_eku_enforced(void **state)
+{
+	struct pki_err err = { "" };
+	X509 *x;
+
+	(void)state;
+	/* a tier-1 certificate that also claims IKE and server use */
+	x = with_ext(F->device, NID_ext_key_usage, "ipsecIKE,clientAuth,serverAuth",
+	    F->dca_key);
+	assert_int_equal(verify(x, BIT(DEVICE), NULL, 0, &err), -1);
+	assert_non_null(strstr(err.msg, "extendedKeyUsage"));
+	X509_free(x);
+	/* a tier-1 certificate without any EKU */
+	x = with_ext(F->device, NID_ext_key_usage, "anyExtendedKeyUsage", F->dca_key);
+	assert_int_equal(verify(x, BIT(DEVICE), NULL, 0, &err), -1);
+	X509_free(x);
+	/* a service certificate without ipsecIKE */
+	x = with_ext(F->service, NID_ext_key_usage, "clientAuth,serverAuth", F->sca_key);
+	assert_int_equal(verify(x, BIT(SERVICE), NULL, 0, &err), -1);
+	assert_non_null(strstr(err.msg, "extendedKeyUsage"));
+	X509_free(x);
+	/* a service certificate that may sign CRLs */
+	x = with_ext(F->service, NID_key_usage, "critical,digitalSignature,cRLSign",
+	    F->sca_key);
+	assert_int_equal(verify(x, BIT(SERVICE), NULL, 0, &err), -1);
+	assert_non_null(strstr(err.msg, "keyUsage"));
+	X509_free(x);
+	/* a leaf with two role policies is not read either way */
+	x = with_ext(F->service, NID_certificate_policies,
+	    PKI_OID_POLICY_SERVICE "," PKI_OID_POLICY_ADMIN, F->sca_key);
+	assert_int_equal(pki_cert_role(x), PKI_ROLE_NONE);
+	assert_int_equal(verify(x, BIT(SERVICE) | BIT(ADMIN), NULL, 0, &err), -1);
+	X509_free(x);
+	/* sanity: the unmodified re-signing path yields an accepted certificate */
+	x = with_ext(F->service, NID_ext_key_usage, "ipsecIKE,clientAuth,serverAuth",
+	    F->sca_key);
+	assert_int_equal(verify(x, BIT(SERVICE), DEVICE_ID, 0, &err), 0);
+	X509_free(x);
+}
+
 static void
 test_issue_refuses_wrong_issuer(void **state)
 {
@@ -1117,6 +1197,92 @@ test_dir_revoke_and_refresh(void **state)
 	pki_dir_free(d2);
 }
 
+static void
+test_dir_rekey_ca(void **state)
+{
+	struct pki_init_opts o = { .alg = PKI_ALG_P256 };
+	struct pki_verify_opts vo = { .roles = BIT(SERVICE) };
+	struct pki_err err = { "" };
+	struct pki_dir *d = NULL, *d2 = NULL;
+	struct pki_trust *t = NULL;
+	struct keystore *ks = NULL;
+	struct keystore_key *old_sca = NULL, *new_sca = NULL, *k = NULL;
+	char dir[128], kspath[128], fp1[PKI_FP_HEX_MAX], fp2[PKI_FP_HEX_MAX];
+	char old_serial[PKI_SERIAL_HEX_MAX];
+	X509 *dev = NULL, *svc = NULL, *old_ca = NULL, *svc2 = NULL;
+	X509_REQ *req = NULL;
+	uint8_t *der = NULL;
+	size_t len;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/rekey", F->tmp);
+	snprintf(kspath, sizeof(kspath), "%s/rekey-ks", F->tmp);
+	assert_int_equal(pki_dir_init(dir, &o, &err), 0);
+	assert_int_equal(pki_dir_load(dir, &d, &err), 0);
+	assert_int_equal(keystore_open(kspath, KEYSTORE_CREATE, &ks, &err), 0);
+	assert_int_equal(pki_dir_issue_device(d, ks, "dev-3", PKI_ALG_NONE, false, &dev, &err), 0);
+	assert_int_equal(keystore_key_load(d->keys, PKI_LABEL_SERVICE_CA, &old_sca, &err), 0);
+	assert_int_equal(keystore_key_generate(ks, PKI_LABEL_SERVICE, PKI_ALG_P256, &k, &err), 0);
+	assert_int_equal(pki_csr_build(k, "dev-3", &req, &err), 0);
+	assert_int_equal(pki_csr_der(req, &der, &len), 0);
+	assert_int_equal(pki_service_issue(der, len, "dev-3", d->service_ca, old_sca, 0, &svc,
+	    &err), 0);
+	old_ca = X509_dup(d->service_ca);
+	assert_int_equal(pki_cert_serial(old_ca, old_serial), 0);
+	pki_fingerprint_hex(d->root, false, fp1);
+
+	/* the service CA's key is compromised */
+	assert_int_equal(pki_dir_rekey_ca(d, PKI_ROLE_SERVICE_CA, PKI_REASON_CA_COMPROMISE,
+	    &err), 0);
+	assert_int_equal(pki_dir_load(dir, &d2, &err), 0);
+	pki_fingerprint_hex(d2->root, false, fp2);
+	assert_string_equal(fp1, fp2);			/* the pin stays */
+	assert_int_not_equal(X509_cmp(old_ca, d2->service_ca), 0);
+	assert_int_equal(pki_crl_lookup(d2->root_crl, old_serial, NULL), 1);
+	assert_int_equal(pki_dir_trust(d2, &t, &err), 0);
+	/* what the old CA issued is refused, even with the old CA sent along */
+	assert_int_equal(pki_verify(t, svc, &vo, NULL, &err), -1);
+	vo.chain = sk_X509_new_null();
+	sk_X509_push(vo.chain, old_ca);
+	assert_int_equal(pki_verify(t, svc, &vo, NULL, &err), -1);
+	assert_non_null(strstr(err.msg, "issuing CA"));
+	assert_non_null(strstr(err.msg, "cACompromise"));
+	sk_X509_free(vo.chain);
+	vo.chain = NULL;
+	/* the old key is gone; the new one issues verifying certificates */
+	assert_int_equal(keystore_key_load(d2->keys, PKI_LABEL_SERVICE_CA, &new_sca, &err), 0);
+	assert_int_not_equal(EVP_PKEY_eq(keystore_key_evp(old_sca), keystore_key_evp(new_sca)),
+	    1);
+	assert_int_equal(pki_service_issue(der, len, "dev-3", d2->service_ca, new_sca, 0, &svc2,
+	    &err), 0);
+	assert_int_equal(pki_verify(t, svc2, &vo, NULL, &err), 0);
+	/* center and admin were re-issued, the device tier is untouched */
+	vo.roles = BIT(CENTER);
+	vo.identity = "127.0.0.1";
+	assert_int_equal(pki_verify(t, d2->center, &vo, NULL, &err), 0);
+	vo.roles = BIT(ADMIN);
+	vo.identity = NULL;
+	assert_int_equal(pki_verify(t, d2->admin, &vo, NULL, &err), 0);
+	vo.roles = BIT(DEVICE);
+	assert_int_equal(pki_verify(t, dev, &vo, NULL, &err), 0);
+	/* the root cannot be re-keyed this way */
+	assert_int_equal(pki_dir_rekey_ca(d2, PKI_ROLE_ROOT, PKI_REASON_CA_COMPROMISE, &err), -1);
+
+	free(der);
+	X509_REQ_free(req);
+	X509_free(dev);
+	X509_free(svc);
+	X509_free(svc2);
+	X509_free(old_ca);
+	keystore_key_free(k);
+	keystore_key_free(old_sca);
+	keystore_key_free(new_sca);
+	keystore_close(ks);
+	pki_trust_free(t);
+	pki_dir_free(d);
+	pki_dir_free(d2);
+}
+
 /* ---- the verifier inside TLS (what the center and the devices do) ----- */
 
 struct tls_side {
@@ -1289,6 +1455,7 @@ main(void)
 		cmocka_unit_test(test_identity),
 		cmocka_unit_test(test_expired_and_not_yet_valid),
 		cmocka_unit_test(test_issuing_ca_must_match_tier),
+		cmocka_unit_test(test_profile_ku_eku_enforced),
 		cmocka_unit_test(test_issue_refuses_wrong_issuer),
 		cmocka_unit_test(test_foreign_root_refused),
 		cmocka_unit_test(test_revoked_via_crl),
@@ -1305,6 +1472,7 @@ main(void)
 		cmocka_unit_test(test_dir_not_overwritten_without_force),
 		cmocka_unit_test(test_dir_device_keystore_contents),
 		cmocka_unit_test(test_dir_revoke_and_refresh),
+		cmocka_unit_test(test_dir_rekey_ca),
 		cmocka_unit_test(test_tls_handshake_roles),
 		cmocka_unit_test(test_cert_parse_bounds),
 	};
