@@ -158,6 +158,29 @@ out:
 	return rc;
 }
 
+int
+center_ca_dir_revoked(const struct center_ca *ca, struct center_revoked **out, size_t *n)
+{
+	struct pki_revoked *e = NULL;
+	size_t ne = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (ca->dir->service_crl == NULL)
+		return 0;
+	if (pki_crl_entries(ca->dir->service_crl, &e, &ne, NULL) == -1)
+		return -1;
+	*out = xcalloc(ne + 1, sizeof(**out));
+	for (size_t i = 0; i < ne; i++) {
+		xsnprintf((*out)[i].serial, sizeof((*out)[i].serial), "%s", e[i].serial);
+		(*out)[i].reason = e[i].reason == PKI_REASON_NONE ? 0 : (int)e[i].reason;
+		(*out)[i].when = e[i].when;
+	}
+	*n = ne;
+	free(e);
+	return 0;
+}
+
 uint64_t
 center_ca_dir_crl_number(const struct center_ca *ca)
 {

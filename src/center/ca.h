@@ -57,6 +57,10 @@ int	center_ca_crl(struct center_ca *, const struct center_revoked *, size_t n,
 /* put a CRL kept by the store (PEM) into the trust set; -1 if not newer */
 int	center_ca_crl_install(struct center_ca *, const char *pem, char *err,
 	    size_t errlen);
+/* the entries of the PKI directory's service CRL (revoked while the center was
+ * down, with `odvpn pki revoke --ca service`); *v malloc'ed, caller frees */
+int	center_ca_dir_revoked(const struct center_ca *, struct center_revoked **v,
+	    size_t *n);
 /* cRLNumber of the service CA's CRL in the PKI directory (0: none) */
 uint64_t center_ca_dir_crl_number(const struct center_ca *);
 

@@ -438,9 +438,17 @@ center_new(const struct center_cfg *cfg, struct center_ca *ca, char *err, size_t
 	c->started = now_wall_s();
 	if (ca != NULL) {
 		/* the devices need a CRL from the first enrolment on */
-		char *crl = crl_current(c, NULL), why[ERRMSG_MAX];
+		char *crl, why[ERRMSG_MAX];
 
-		if (crl == NULL || center_ca_crl_install(ca, crl, why, sizeof(why)) == -1) {
+		int imported = crl_import_dir(c);
+
+		if (imported == -1)
+			log_warn("crl: cannot take over the PKI directory's service CRL: %s",
+			    store_error(c->st));
+		crl = crl_current(c, NULL);
+		/* a take-over re-signed the CRL and put it in the trust set already */
+		if (imported <= 0 && (crl == NULL ||
+		    center_ca_crl_install(ca, crl, why, sizeof(why)) == -1)) {
 			if (crl != NULL)
 				log_warn("crl: stored CRL not taken (%s): signing a new one",
 				    why);

@@ -162,6 +162,9 @@ int	grants_expire(struct center *);
 
 /* revoke.c: rebuild and store the CRL inside the caller's transaction */
 int	crl_rebuild(struct center *);
+/* take over revocations made in the PKI directory while the center was down
+ * (its own transaction); number taken over, or -1 */
+int	crl_import_dir(struct center *);
 /* the current CRL (PEM) and its number; NULL when none yet */
 char	*crl_current(struct center *, int64_t *number);
 /* 0: the service certificate serial is valid for device; -1 with reason */

@@ -75,6 +75,69 @@ out:
 }
 
 int
+crl_import_dir(struct center *c)
+{
+	struct center_revoked *v = NULL;
+	size_t n = 0;
+	int added = 0;
+
+	if (c->ca == NULL || center_ca_dir_revoked(c->ca, &v, &n) == -1)
+		return c->ca == NULL ? 0 : -1;
+	if (n == 0 || store_begin(c->st) != STORE_OK) {
+		free(v);
+		return n == 0 ? 0 : -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		json_t *row = NULL, *cert = NULL;
+		const char *reason = center_reason_name(v[i].reason);
+
+		if (store_q1(c->st, &row, "SELECT serial FROM revocations WHERE serial = ?",
+		    "s", v[i].serial) != STORE_OK)
+			goto fail;
+		if (row != NULL) {
+			json_decref(row);
+			continue;
+		}
+		if (store_q1(c->st, &cert, "SELECT device FROM certs WHERE serial = ?", "s",
+		    v[i].serial) != STORE_OK ||
+		    store_q(c->st, NULL, NULL, "INSERT INTO revocations (serial, device, "
+		    "reason, time, actor) VALUES (?, ?, ?, ?, 'pki-directory')", "sssi",
+		    v[i].serial, cert != NULL ? jsonx_str(cert, "device") : NULL,
+		    reason, v[i].when) != STORE_OK ||
+		    store_q(c->st, NULL, NULL, "UPDATE certs SET status = 'revoked' WHERE "
+		    "serial = ?", "s", v[i].serial) != STORE_OK ||
+		    (cert != NULL && (store_q(c->st, NULL, NULL, "UPDATE devices SET status "
+		    "= 'registered', service_serial = NULL, service_not_after = NULL WHERE "
+		    "id = ? AND status = 'enrolled' AND NOT EXISTS (SELECT 1 FROM certs WHERE "
+		    "device = devices.id AND status = 'valid')", "s", jsonx_str(cert,
+		    "device")) != STORE_OK || grants_withdraw_where(c, "center",
+		    "service certificate revoked in the PKI directory", "g.initiator IN "
+		    "(SELECT site FROM devices WHERE id = ?) OR g.responder IN (SELECT site "
+		    "FROM devices WHERE id = ?)", "ss", jsonx_str(cert, "device"),
+		    jsonx_str(cert, "device")) == -1)) ||
+		    caudit_pack(c, "cert.revoked", "center", NULL, NULL, cert != NULL ?
+		    jsonx_str(cert, "device") : NULL, 0, "{s:s,s:s,s:s}", "serial",
+		    v[i].serial, "reason", reason, "source", "the PKI directory's service "
+		    "CRL") == -1) {
+			json_decref(cert);
+			goto fail;
+		}
+		log_info("crl: serial %s revoked in the PKI directory, taken over",
+		    v[i].serial);
+		json_decref(cert);
+		added++;
+	}
+	if ((added > 0 && crl_rebuild(c) == -1) || store_commit(c->st) != STORE_OK)
+		goto fail;
+	free(v);
+	return added;
+fail:
+	store_rollback(c->st);
+	free(v);
+	return -1;
+}
+
+int
 service_cert_check(struct center *c, const struct center_peer *p, char *err, size_t errlen)
 {
 	json_t *cert = NULL, *dev = NULL;

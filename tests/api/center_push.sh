@@ -122,5 +122,17 @@ check "the audit chain verifies after the restart" quiet adm audit verify
 check_eq "audit holds both revocations" "1 1" \
     "$(adm --json audit --kind device.revoked | jq '.events | length') $(adm --json audit \
     --kind cert.revoked | jq '.events | length')"
+# revoked in the PKI directory while the center was down: taken over at start
+lab_serial=$(jq -r .serial "$T_DIR/enroll-lab-01.json")
+center_stop
+quiet "$ODVPN" pki revoke --dir "$PKI" --serial "$lab_serial" --ca service --reason keyCompromise
+center_start
+check_eq "a serial revoked in the PKI directory meanwhile is taken over" "pki-directory" \
+    "$(adm --json revoke list | jq -r --arg s "$lab_serial" '.revocations[] |
+    select(.serial == $s) | .actor')"
+check_eq "the device is back to registered (it must enrol again)" registered \
+    "$(adm --json device show lab-01 | jq -r .status)"
+check_eq "and refused in the handshake" 000 \
+    "$(t2curl lab-01 -o /dev/null -w '%{http_code}' "$URL/v1/config?wait=0")"
 check "center stops cleanly" center_stop
 t_done
