@@ -209,13 +209,18 @@ confdoc_versioned(struct center *c, const char *device, int64_t *version)
 	}
 	*version = row != NULL ? json_integer_value(json_object_get(row, "version")) : 0;
 	if (row == NULL || strcmp(jsonx_str(row, "hash"), hash) != 0) {
+		/* inside the caller's transaction when there is one (the push does
+		 * all parked devices in one), else in our own */
+		bool own = !store_in_tx(c->st);
+
 		(*version)++;
-		if (store_begin(c->st) != STORE_OK ||
+		if ((own && store_begin(c->st) != STORE_OK) ||
 		    store_q(c->st, NULL, NULL, "INSERT INTO device_config (device, version, "
 		    "hash) VALUES (?, ?, ?) ON CONFLICT (device) DO UPDATE SET version = "
 		    "excluded.version, hash = excluded.hash", "sis", device, *version, hash) !=
-		    STORE_OK || store_commit(c->st) != STORE_OK) {
-			store_rollback(c->st);
+		    STORE_OK || (own && store_commit(c->st) != STORE_OK)) {
+			if (own)
+				store_rollback(c->st);
 			json_decref(row);
 			json_decref(doc);
 			return NULL;

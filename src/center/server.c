@@ -15,6 +15,7 @@
 
 #include "center/ca.h"
 #include "center/server.h"
+#include "center/store.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -150,32 +151,57 @@ waiter_timeout(evutil_socket_t fd, short what, void *arg)
 	center_resp_clear(&resp);
 }
 
-/* something committed: answer every parked device whose document moved */
+/*
+ * Something committed: answer every parked device whose document moved. The
+ * version bumps of all of them go into one transaction (one fsync), and the
+ * answers leave only after it committed, so a device never holds a version the
+ * store does not.
+ */
 static void
 push_run(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *srv = arg;
-	struct waiter *w, *next;
+	struct waiter *w, **ready;
+	struct center_resp *resps;
+	size_t n = 0, cap = srv->nwaiters;
+	bool tx;
 
 	srv->pushes++;
-	for (w = TAILQ_FIRST(&srv->waiters); w != NULL; w = next) {
-		struct center_resp resp;
+	if (cap == 0)
+		return;
+	ready = xcalloc(cap, sizeof(*ready));
+	resps = xcalloc(cap, sizeof(*resps));
+	tx = store_begin(srv->c->st) == STORE_OK;
+	TAILQ_FOREACH(w, &srv->waiters, entry) {
+		struct center_resp *r = &resps[n];
 		char err[256];
 
-		next = TAILQ_NEXT(w, entry);
 		if (center_peer_still_valid(srv->c, &w->peer, err, sizeof(err)) == -1) {
-			memset(&resp, 0, sizeof(resp));
-			resp.status = 403;
-			resp.body = json_pack("{s:s}", "error", err);
-			waiter_reply(w, &resp);
-			center_resp_clear(&resp);
-			continue;
+			r->status = 403;
+			r->body = json_pack("{s:s}", "error", err);
+		} else {
+			center_config_poll(srv->c, w->peer.name, w->since, true, r);
+			if (r->park) {
+				center_resp_clear(r);
+				continue;
+			}
 		}
-		center_config_poll(srv->c, w->peer.name, w->since, true, &resp);
-		if (!resp.park)
-			waiter_reply(w, &resp);
-		center_resp_clear(&resp);
+		ready[n++] = w;
 	}
+	if (tx && store_commit(srv->c->st) != STORE_OK) {
+		log_error("push: %s", store_error(srv->c->st));
+		for (size_t i = 0; i < n; i++) {
+			center_resp_clear(&resps[i]);
+			resps[i].status = 500;
+			resps[i].body = json_pack("{s:s}", "error", "store error");
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		waiter_reply(ready[i], &resps[i]);
+		center_resp_clear(&resps[i]);
+	}
+	free(ready);
+	free(resps);
 }
 
 static void
