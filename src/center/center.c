@@ -105,7 +105,7 @@ resp_store(struct center *c, struct center_resp *resp)
 {
 	const char *e = store_error(c->st);
 
-	if (strstr(e, "constraint") != NULL || strstr(e, "append-only") != NULL) {
+	if (store_conflict(c->st)) {
 		resp_error(resp, 409, "conflicts with stored data: %s", e);
 		return;
 	}

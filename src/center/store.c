@@ -9,6 +9,7 @@ struct store {
 	const struct store_ops	*ops;
 	void			*h;
 	bool			 in_tx;
+	int			 last_rc;	/* of the last failed call */
 	char			 err[STORE_ERR_MAX];
 };
 
@@ -16,6 +17,12 @@ const char *
 store_error(const struct store *st)
 {
 	return st->err;
+}
+
+bool
+store_conflict(const struct store *st)
+{
+	return st->last_rc == STORE_ECONFLICT;
 }
 
 const char *
@@ -55,6 +62,7 @@ store_commit(struct store *st)
 		return STORE_ERROR;
 	}
 	rc = st->ops->commit(st->h, st->err, sizeof(st->err));
+	st->last_rc = rc;
 	if (rc != STORE_OK)
 		st->ops->rollback(st->h);
 	st->in_tx = false;
@@ -125,6 +133,7 @@ store_qv(struct store *st, json_t **rows, int64_t *changes, const char *sql,
 	}
 	rc = st->ops->exec(st->h, sql, params, rows, changes, st->err, sizeof(st->err));
 	json_decref(params);
+	st->last_rc = rc;
 	if (rc != STORE_OK)
 		log_debug("store: %s (in: %.80s)", st->err, sql);
 	return rc;

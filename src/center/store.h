@@ -76,6 +76,8 @@ struct store	*store_open_ops(const struct store_ops *, const char *target,
 		    char *err, size_t errlen);
 void		 store_close(struct store *);
 const char	*store_error(const struct store *);
+/* the last failed call was a constraint violation (STORE_ECONFLICT) */
+bool		 store_conflict(const struct store *);
 const char	*store_backend(const struct store *);
 int		 store_schema_version(struct store *);
 

@@ -152,6 +152,38 @@ check "grants are in the audit trail" test "$(adm --json audit --kind grant. |
     jq '.events | length')" -ge 5
 check "odvpn admin audit verify" quiet adm audit verify
 check "human-readable grant list" grep -q "INITIATOR" <<<"$(adm grant list)"
+
+# the rest of the administrator's life cycle
+adm org set labco --auto-approve no >/dev/null
+r=$(apply hosp-main lab)
+pid=$(adm --json grant list --site lab --status pending | jq -r '.grants[0].id')
+check "a pending grant can be denied" quiet adm grant deny "$pid" --reason "not today"
+check_eq "and says so" "denied not today" \
+    "$(adm --json grant show "$pid" | jq -r '"\(.status) \(.reason)"')"
+adm org set labco --auto-approve yes >/dev/null
+check_eq "granted again once auto-approve is back" granted "$(apply hosp-main lab | cut -d'|' -f1)"
+check "suspending the responder's organisation" quiet adm org set labco --status suspended
+check_eq "withdraws its grants" 0 \
+    "$(adm --json grant list --site lab --status active | jq '.grants | length')"
+check_eq "and the lab's device sees its site suspended, with no peers" "suspended 0" \
+    "$(config_of lab-01 | jq -r '"\(.site.status) \(.peers | length)"')"
+check_eq "a suspended organisation's site cannot connect" denied \
+    "$(apply hosp-main lab | cut -d'|' -f1)"
+adm org set labco --status active >/dev/null
+check "revoke the vendor device" quiet adm revoke device vendor-01
+check "then delete it" quiet adm device del vendor-01
+check "then remove the vendor site from its group" quiet adm group member del A vendor
+check_fails "the vendor organisation cannot go while it has a site" \
+    quiet adm org del ctvendor
+check "delete the vendor site" quiet adm site del vendor
+for id in $(adm --json rule list --owner ctvendor | jq -r '.rules[].id'); do
+	adm rule del "$id" >/dev/null
+done
+check "delete the vendor organisation" quiet adm org del ctvendor
+check_eq "gone" 404 "$(acurl GET /v1/admin/orgs/ctvendor)"
+check_fails "a group with members cannot be deleted" quiet adm group del A
+check "an empty group can" quiet sh -c "'$ODVPN' admin --pki '$PKI' --center '$URL' group add C &&
+    '$ODVPN' admin --pki '$PKI' --center '$URL' group del C"
 check "center still up" center_alive
 check "center stops cleanly" center_stop
 t_done
