@@ -21,13 +21,13 @@
 #include "device/ike/ike.h"
 #include "lib/util.h"
 
-static EVP_PKEY *
+static inline EVP_PKEY *
 tl_key(void)
 {
 	return EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 }
 
-static void
+static inline void
 tl_ext(X509 *x, X509 *issuer, int nid, const char *value)
 {
 	X509V3_CTX ctx;
@@ -41,7 +41,7 @@ tl_ext(X509 *x, X509 *issuer, int nid, const char *value)
 }
 
 /* a CA (san == NULL) or an end entity with dNSName san, signed by issuer */
-static X509 *
+static inline X509 *
 tl_cert(EVP_PKEY *key, const char *cn, const char *san, X509 *issuer, EVP_PKEY *issuer_key)
 {
 	static long serial = 1;
@@ -120,13 +120,13 @@ struct tl_net {
 	unsigned	 delivered;
 };
 
-static uint64_t
+static inline uint64_t
 tl_now(void *arg)
 {
 	return ((struct tl_node *)arg)->net->now;
 }
 
-static void
+static inline void
 tl_random(void *arg, void *buf, size_t n)
 {
 	struct tl_node *nd = arg;
@@ -142,7 +142,7 @@ tl_random(void *arg, void *buf, size_t n)
 	}
 }
 
-static void
+static inline void
 tl_send(void *arg, const struct ipaddr *src, uint16_t sport, const struct ipaddr *dst,
     uint16_t dport, const uint8_t *msg, size_t len)
 {
@@ -162,13 +162,13 @@ tl_send(void *arg, const struct ipaddr *src, uint16_t sport, const struct ipaddr
 	memcpy(p->data, msg, len);
 }
 
-static int
+static inline int
 tl_sign(void *arg, int md, const uint8_t *tbs, size_t tbslen, uint8_t *sig, size_t *siglen)
 {
 	return sig_sign(((struct tl_node *)arg)->key, md, tbs, tbslen, sig, siglen);
 }
 
-static int
+static inline int
 tl_verify(void *arg, X509 *cert, STACK_OF(X509) *untrusted, const char *peer_id, char *err,
     size_t errlen)
 {
@@ -191,7 +191,7 @@ tl_verify(void *arg, X509 *cert, STACK_OF(X509) *untrusted, const char *peer_id,
 	return 0;
 }
 
-static const struct ike_peer *
+static inline const struct ike_peer *
 tl_find_peer(void *arg, const char *id, const struct ipaddr *from)
 {
 	struct tl_node *nd = arg;
@@ -202,7 +202,7 @@ tl_find_peer(void *arg, const char *id, const struct ipaddr *from)
 	return NULL;
 }
 
-static void
+static inline void
 tl_child_up(void *arg, const struct child_sa *c)
 {
 	struct tl_node *nd = arg;
@@ -214,7 +214,7 @@ tl_child_up(void *arg, const struct child_sa *c)
 		nd->child[nd->nchild++] = *c;
 }
 
-static void
+static inline void
 tl_child_down(void *arg, const char *peer, uint32_t spi_in, uint32_t spi_out,
     const char *reason)
 {
@@ -228,7 +228,7 @@ tl_child_down(void *arg, const char *peer, uint32_t spi_in, uint32_t spi_out,
 		}
 }
 
-static void
+static inline void
 tl_event(void *arg, enum ike_event ev, const char *peer, const char *detail)
 {
 	struct tl_node *nd = arg;
@@ -252,7 +252,7 @@ static const struct ike_ops tl_ops = {
 };
 
 /* a node with a key and a certificate for id issued by ca; trusts trust_ca */
-static void
+static inline void
 tl_node_init(struct tl_net *net, struct tl_node *nd, const char *name, const char *addr,
     const char *id, X509 *ca, EVP_PKEY *ca_key, X509 *trust_ca)
 {
@@ -274,7 +274,7 @@ tl_node_init(struct tl_net *net, struct tl_node *nd, const char *name, const cha
 	net->nodes[net->nnodes++] = nd;
 }
 
-static struct ike_engine *
+static inline struct ike_engine *
 tl_node_start(struct tl_node *nd, X509 *trust_ca)
 {
 	STACK_OF(X509) *cas = sk_X509_new_null();
@@ -290,7 +290,7 @@ tl_node_start(struct tl_node *nd, X509 *trust_ca)
 }
 
 /* nd knows other as a peer called name: local/remote prefixes, IKE port */
-static struct ike_peer *
+static inline struct ike_peer *
 tl_peer(struct tl_node *nd, const struct tl_node *other, const char *name,
     const char *local_ts, const char *remote_ts, uint16_t port)
 {
@@ -310,7 +310,7 @@ tl_peer(struct tl_node *nd, const struct tl_node *other, const char *name,
 	return p;
 }
 
-static struct tl_node *
+static inline struct tl_node *
 tl_node_at(struct tl_net *net, const struct ipaddr *a)
 {
 	for (size_t i = 0; i < net->nnodes; i++)
@@ -320,7 +320,7 @@ tl_node_at(struct tl_net *net, const struct ipaddr *a)
 }
 
 /* deliver queued datagrams (and what they cause) until the network is quiet */
-static void
+static inline void
 tl_pump(struct tl_net *net)
 {
 	for (unsigned guard = 0; net->nq > 0 && guard < 10000; guard++) {
@@ -340,7 +340,7 @@ tl_pump(struct tl_net *net)
 }
 
 /* advance the clock and run every engine's timers */
-static void
+static inline void
 tl_advance(struct tl_net *net, uint64_t ms)
 {
 	net->now += ms;
@@ -349,7 +349,7 @@ tl_advance(struct tl_net *net, uint64_t ms)
 			ike_tick(net->nodes[i]->eng);
 }
 
-static void
+static inline void
 tl_node_free(struct tl_node *nd)
 {
 	ike_free(nd->eng);
@@ -362,7 +362,7 @@ tl_node_free(struct tl_node *nd)
 	nd->store = NULL;
 }
 
-static void
+static inline void
 tl_net_clear(struct tl_net *net)
 {
 	for (size_t i = 0; i < net->nq; i++)
