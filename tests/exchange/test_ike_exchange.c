@@ -309,6 +309,47 @@ test_connect_starts_on_4500(void **state)
 	assert_crosswise(&F.a, &F.b);
 }
 
+static void
+test_ipv6_outer_and_inner(void **state)
+{
+	char buf[64], err[64];
+
+	ipaddr_parse("2001:db8::1", &F.a.addr);
+	ipaddr_parse("2001:db8::2", &F.b.addr);
+	F.a.peers[0].addr = F.b.addr;
+	F.b.peers[0].addr = F.a.addr;
+	prefix_parse("fd00:a::/64", &F.a.peers[0].local_ts[0], err, sizeof(err));
+	prefix_parse("fd00:b::/64", &F.a.peers[0].remote_ts[0], err, sizeof(err));
+	/* B allows more than A asks for: narrowed to A's proposal */
+	prefix_parse("fd00:b::/48", &F.b.peers[0].local_ts[0], err, sizeof(err));
+	prefix_parse("fd00:a::/64", &F.b.peers[0].remote_ts[0], err, sizeof(err));
+	F.a.cfg.fragment_mtu = 1280;
+	start_ab();
+	handshake(&F.a, "peer-b");
+	check_established_pair(&F.a, &F.b);
+	prefix_format(&F.b.child[0].local_ts[0], buf, sizeof(buf));
+	assert_string_equal(buf, "fd00:b::/64");
+	prefix_format(&F.a.child[0].remote_ts[0], buf, sizeof(buf));
+	assert_string_equal(buf, "fd00:b::/64");
+	assert_true(ipaddr_eq(&F.b.child[0].peer_addr, &F.a.addr));
+}
+
+static void
+test_ts_unacceptable(void **state)
+{
+	char err[64];
+
+	/* B protects something else entirely: IKE SA up, no CHILD SA, deleted */
+	prefix_parse("10.9.0.0/16", &F.b.peers[0].local_ts[0], err, sizeof(err));
+	start_ab();
+	handshake(&F.a, "peer-b");
+	assert_int_equal(F.a.nchild + F.b.nchild, 0);
+	assert_int_equal(F.a.events[IKE_EV_NEGOTIATION_FAILED], 1);
+	assert_non_null(strstr(F.a.last_detail[IKE_EV_NEGOTIATION_FAILED], "TS_UNACCEPTABLE"));
+	assert_int_equal(count_sa(&F.a, NULL), 0);
+	assert_int_equal(count_sa(&F.b, NULL), 0);
+}
+
 /* --- rekey --- */
 
 static void
@@ -879,6 +920,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_handshake_b_to_a, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_handshake_x25519_and_p384, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_connect_starts_on_4500, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ipv6_outer_and_inner, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ts_unacceptable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_child_rekey, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_child_rekey_by_timer_with_pfs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ike_rekey, setup, teardown),

@@ -546,10 +546,8 @@ state_name(enum ike_sa_state s)
 		return "connecting";
 	case IKE_ST_ESTABLISHED:
 		return "established";
-	case IKE_ST_REKEYED:
-		return "rekeyed";
 	default:
-		return "deleting";
+		return "deleting";	/* also a replaced SA waiting for its delete */
 	}
 }
 
