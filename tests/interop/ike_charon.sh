@@ -256,6 +256,19 @@ check "ike_peer has no CHILD SA left" sh -c "[ \$(grep -c '^CHILD_UP' $D/peer.lo
 check "ike_peer dropped nothing as malformed" sh -c "echo stats >&7; sleep 0.3; grep '^STATS' $D/peer.log | tail -1 | grep -q 'malformed=0 .*bad_icv=0'"
 stop_peer
 
+# --- ike_peer starts on port 4500 and offers Curve25519 first: INVALID_KE ---
+check "ike_peer restarts (peer port 4500, DH 31 before 19)" start_peer --peer-port 4500 --dh 31,19
+cmd connect
+check "after INVALID_KE_PAYLOAD, ike_peer retries with ECP_256: CHILD SA up" \
+    wait_for 10 peer_has "^CHILD_UP"
+check "charon answered INVALID_KE_PAYLOAD" charon_has "unacceptable, requesting ECP_256"
+check "IKE_SA_INIT reached charon on port 4500 (non-ESP marker)" sh -c \
+    "grep -A1 'received packet: from $NB\[4500\]' $D/charon.log | grep -q 'parsed IKE_SA_INIT request'"
+check "traffic flows" ping_a_to_b
+cmd disconnect
+check "deleted" wait_for 5 charon_none
+stop_peer
+
 # --- IKE fragmentation (RFC 7383) both ways: 576-octet datagrams ---
 write_strongswan_conf 576
 sw --reload-settings >/dev/null 2>&1
