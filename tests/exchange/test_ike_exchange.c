@@ -539,6 +539,7 @@ test_child_expiry_deletes(void **state)
 	for (int i = 0; i < 30 && F.a.nchild > 0; i++) {
 		tl_advance(&F.net, 5000);
 		tl_pump(&F.net);
+		assert_true(ike_tick(F.a.eng) > 0);
 	}
 	assert_int_equal(F.a.nchild, 0);
 }
@@ -599,6 +600,8 @@ test_dead_peer(void **state)
 	for (int i = 0; i < 40 && count_sa(&F.a, NULL) > 0; i++) {
 		tl_advance(&F.net, 2000);
 		tl_pump(&F.net);
+		/* timers that are due but waiting for the window never read as 0 */
+		assert_true(ike_tick(F.a.eng) > 0);
 	}
 	assert_int_equal(count_sa(&F.a, NULL), 0);
 	assert_int_equal(F.a.nchild, 0);

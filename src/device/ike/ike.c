@@ -422,6 +422,14 @@ sooner(uint64_t a, uint64_t b)
 	return b != 0 && b < a ? b : a;
 }
 
+/* the next deadline among those still ahead: a past one must not make the
+ * caller spin while the work it stands for waits for the window */
+static uint64_t
+ahead(uint64_t next, uint64_t t, uint64_t now)
+{
+	return t > now ? sooner(next, t) : next;
+}
+
 /* timers of one SA; returns its next deadline (UINT64_MAX if none) */
 static uint64_t
 sa_tick(struct ike_sa *sa, uint64_t now)
@@ -448,13 +456,13 @@ sa_tick(struct ike_sa *sa, uint64_t now)
 			    (unsigned long long)sa->id, sa->req.tries, sa->req.msgid);
 			ike_msg_xmit(sa, &sa->req);
 		}
-		next = sooner(next, sa->req.next_ms);
+		next = ahead(next, sa->req.next_ms, now);
 	}
 	for (int i = 0; i < 2; i++) {
 		if (sa->reass[i].active && now > sa->reass[i].deadline_ms)
 			ike_frag_clear(&sa->reass[i]);
 		if (sa->reass[i].active)
-			next = sooner(next, sa->reass[i].deadline_ms);
+			next = ahead(next, sa->reass[i].deadline_ms, now);
 	}
 	switch (sa->state) {
 	case IKE_ST_HALF_OPEN:
@@ -464,7 +472,7 @@ sa_tick(struct ike_sa *sa, uint64_t now)
 			    "replaced");
 			return UINT64_MAX;
 		}
-		next = sooner(next, sa->deadline_ms);
+		next = ahead(next, sa->deadline_ms, now);
 		break;
 	case IKE_ST_ESTABLISHED:
 		if (now >= sa->expire_ms) {
@@ -479,17 +487,19 @@ sa_tick(struct ike_sa *sa, uint64_t now)
 			sa->pending |= PEND_REKEY_IKE;
 			sa->rekey_ms = now + IKE_RETRY_LATER_MS;
 		}
-		next = sooner(next, sa->rekey_ms);
-		next = sooner(next, sa->expire_ms);
+		next = ahead(next, sa->rekey_ms, now);
+		next = ahead(next, sa->expire_ms, now);
 		if (e->cfg.liveness_s) {
 			uint64_t due = sa->last_rx_ms + (uint64_t)e->cfg.liveness_s * 1000;
 
-			if (now >= due && !sa->req.active) {
-				sa->pending |= PEND_LIVENESS;
-				sa->last_rx_ms = now;	/* one probe per period */
+			if (now >= due) {
+				if (!sa->req.active) {
+					sa->pending |= PEND_LIVENESS;
+					sa->last_rx_ms = now;	/* one probe per period */
+				}
 				due = now + (uint64_t)e->cfg.liveness_s * 1000;
 			}
-			next = sooner(next, due);
+			next = ahead(next, due, now);
 		}
 		for (struct ike_child *c = sa->children, *cn; c != NULL; c = cn) {
 			cn = c->next;
@@ -507,10 +517,10 @@ sa_tick(struct ike_sa *sa, uint64_t now)
 				c->rekey_ms = now + IKE_RETRY_LATER_MS;
 			}
 			if (c->state == CHILD_INSTALLED)
-				next = sooner(next, c->rekey_ms);
-			next = sooner(next, c->expire_ms);
+				next = ahead(next, c->rekey_ms, now);
+			next = ahead(next, c->expire_ms, now);
 			if (c->remove_ms)
-				next = sooner(next, c->remove_ms);
+				next = ahead(next, c->remove_ms, now);
 		}
 		break;
 	default:
@@ -518,7 +528,7 @@ sa_tick(struct ike_sa *sa, uint64_t now)
 	}
 	ike_sa_kick(sa);
 	if (sa->req.active)
-		next = sooner(next, sa->req.next_ms);
+		next = ahead(next, sa->req.next_ms, now);
 	return next;
 }
 
