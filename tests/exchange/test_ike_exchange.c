@@ -544,6 +544,45 @@ test_child_expiry_deletes(void **state)
 	assert_int_equal(F.a.nchild, 0);
 }
 
+static void
+test_initial_contact_after_restart(void **state)
+{
+	uint32_t old_b;
+
+	start_ab();
+	handshake(&F.a, "peer-b");
+	old_b = F.b.child[0].spi_in;
+	/* A loses all state (reboot) and connects again */
+	ike_free(F.a.eng);
+	F.a.eng = NULL;
+	F.a.nchild = 0;
+	F.a.rng += 99;
+	start(&F.a);
+	handshake(&F.a, "peer-b");
+	/* B dropped the SA A no longer has: one IKE SA, one CHILD SA, the new one */
+	assert_int_equal(count_sa(&F.b, NULL), 1);
+	assert_int_equal(F.b.nchild, 1);
+	assert_int_not_equal(F.b.child[0].spi_in, old_b);
+	assert_int_equal(F.b.ndown, 1);
+	assert_int_equal(F.b.events[IKE_EV_SA_DOWN], 1);
+	assert_string_equal(F.b.last_detail[IKE_EV_SA_DOWN], "initial contact from the peer");
+	assert_crosswise(&F.a, &F.b);
+}
+
+static void
+test_connect_both_ways_at_once(void **state)
+{
+	/* no INITIAL_CONTACT victim: both SAs made at the same time survive */
+	start_ab();
+	assert_int_equal(ike_connect(F.a.eng, &F.a.peers[0]), 0);
+	assert_int_equal(ike_connect(F.b.eng, &F.b.peers[0]), 0);
+	tl_pump(&F.net);
+	assert_int_equal(count_sa(&F.a, "established"), 2);
+	assert_int_equal(count_sa(&F.b, "established"), 2);
+	assert_int_equal(F.a.nchild, 2);
+	assert_crosswise(&F.a, &F.b);
+}
+
 /* --- loss, retransmission, replay, tampering --- */
 
 static void
@@ -933,6 +972,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_delete_from_initiator, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete_from_responder, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_child_expiry_deletes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_initial_contact_after_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_connect_both_ways_at_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retransmit_lost_request, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retransmit_lost_response, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dead_peer, setup, teardown),
