@@ -231,6 +231,25 @@ test_notify_roundtrip(void **state)
 	assert_int_equal(n->len, 6);
 	assert_int_equal(ike_msg_error(M)->type, IKE_N_NO_PROPOSAL_CHOSEN);
 	assert_null(ike_msg_notify(M, IKE_N_COOKIE));
+	assert_int_equal(ike_pld_notify_hashes(n), (1u << 2) | (1u << 3) | (1u << 4));
+}
+
+static void
+test_notify_data_accessors(void **state)
+{
+	static const uint8_t g[2] = { 0, 31 }, odd[3] = { 0, 2, 7 };
+	struct ike_pl_notify n = { .type = IKE_N_INVALID_KE_PAYLOAD, .data = g, .len = 2 };
+	uint16_t group = 0;
+
+	assert_int_equal(ike_pld_notify_group(&n, &group), 0);
+	assert_int_equal(group, 31);
+	n.len = 1;
+	assert_int_equal(ike_pld_notify_group(&n, &group), -1);
+	n.len = 0;
+	assert_int_equal(ike_pld_notify_hashes(&n), 0);
+	n.data = odd;	/* a trailing odd octet is ignored */
+	n.len = 3;
+	assert_int_equal(ike_pld_notify_hashes(&n), 1u << 2);
 }
 
 static void
@@ -243,7 +262,9 @@ test_delete_roundtrip(void **state)
 	assert_int_equal(parse_back(), 0);
 	assert_int_equal(M->ndel, 2);
 	assert_int_equal(M->del[0].nspi, 2);
-	assert_int_equal(load_be32(M->del[0].spis + 4), 0x200);
+	assert_int_equal(ike_pld_delete_spi(&M->del[0], 1), 0x200);
+	assert_int_equal(ike_pld_delete_spi(&M->del[0], 0), 0x100);
+	assert_int_equal(ike_pld_delete_spi(&M->del[0], 2), 0);	/* past the end */
 	assert_int_equal(M->del[1].proto, IKE_PROTO_IKE);
 	/* Num of SPIs disagreeing with the length */
 	ike_chain_init(&C, buf, sizeof(buf));
@@ -453,6 +474,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_nonce_bounds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cert_certreq_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_notify_roundtrip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_notify_data_accessors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ts_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ts_unknown_type_skipped, setup, teardown),

@@ -486,9 +486,11 @@ child_response(struct ike_sa *sa, struct ike_msg *m)
 	if (sa->state != IKE_ST_ESTABLISHED)
 		goto done;	/* being deleted: the new SA dies with the IKE SA */
 	if ((n = ike_msg_error(m)) != NULL) {
-		if (n->type == IKE_N_INVALID_KE_PAYLOAD && x->dh != NULL && n->len == 2 &&
-		    x->ke_retries < 2) {
-			struct dh *nd = dh_new(load_be16(n->data));
+		uint16_t g;
+
+		if (n->type == IKE_N_INVALID_KE_PAYLOAD && x->dh != NULL &&
+		    ike_pld_notify_group(n, &g) == 0 && x->ke_retries < 2) {
+			struct dh *nd = dh_new(g);
 
 			if (nd != NULL) {
 				dh_free(x->dh);
@@ -594,8 +596,11 @@ ike_rekey_response(struct ike_sa *sa, struct ike_msg *m)
 	if (sa->state != IKE_ST_ESTABLISHED)
 		goto done;
 	if ((n = ike_msg_error(m)) != NULL) {
-		if (n->type == IKE_N_INVALID_KE_PAYLOAD && n->len == 2 && x->ke_retries < 2) {
-			struct dh *nd = dh_new(load_be16(n->data));
+		uint16_t g;
+
+		if (n->type == IKE_N_INVALID_KE_PAYLOAD && ike_pld_notify_group(n, &g) == 0 &&
+		    x->ke_retries < 2) {
+			struct dh *nd = dh_new(g);
 
 			if (nd != NULL) {
 				dh_free(nsa->dh);

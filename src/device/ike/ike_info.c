@@ -102,7 +102,8 @@ ike_info_request(struct ike_sa *sa, struct ike_msg *m)
 		if (d->proto != IKE_PROTO_ESP)
 			continue;
 		for (uint16_t j = 0; j < d->nspi; j++) {
-			struct ike_child *child = ike_child_by_out(sa, load_be32(d->spis + 4 * j));
+			struct ike_child *child = ike_child_by_out(sa,
+			    ike_pld_delete_spi(d, j));
 
 			if (child == NULL)
 				continue;

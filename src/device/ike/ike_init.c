@@ -61,12 +61,7 @@ peer_capabilities(struct ike_sa *sa, const struct ike_msg *m)
 	    ike_msg_notify(m, IKE_N_NAT_DETECTION_DESTINATION_IP) != NULL;
 	sa->peer_hashes = 0;
 	if ((n = ike_msg_notify(m, IKE_N_SIGNATURE_HASH_ALGORITHMS)) != NULL)
-		for (size_t i = 0; i + 1 < n->len; i += 2) {
-			uint16_t h = load_be16(n->data + i);
-
-			if (h < 32)
-				sa->peer_hashes |= 1u << h;
-		}
+		sa->peer_hashes = ike_pld_notify_hashes(n);
 }
 
 /* the initiator's request; resent unchanged but for COOKIE / a new KE */
@@ -346,13 +341,14 @@ ike_init_response(struct ike_sa *sa, struct ike_msg *m, const struct ipaddr *src
 		return;
 	}
 	if ((n = ike_msg_notify(m, IKE_N_INVALID_KE_PAYLOAD)) != NULL) {
-		int group = n->len == 2 ? load_be16(n->data) : 0;
+		uint16_t group = 0;
 		bool ok = false;
 
-		for (size_t i = 0; i < nitems(e->cfg.dh_groups) && e->cfg.dh_groups[i]; i++)
+		ike_pld_notify_group(n, &group);
+		for (size_t i = 0; group && i < nitems(e->cfg.dh_groups) && e->cfg.dh_groups[i]; i++)
 			if (e->cfg.dh_groups[i] == group)
 				ok = true;
-		if (!ok || group == dh_group(sa->dh) || sa->init_retries >= IKE_INIT_RETRIES) {
+		if (!ok || group == (uint16_t)dh_group(sa->dh) || sa->init_retries >= IKE_INIT_RETRIES) {
 			init_fail(sa, "INVALID_KE_PAYLOAD for a group we do not offer");
 			return;
 		}

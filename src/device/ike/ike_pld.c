@@ -438,6 +438,33 @@ ike_pld_notify_parse(struct rbuf *r, struct ike_pl_notify *n)
 	return rbuf_get_ptr(r, &n->data, n->len);
 }
 
+/* INVALID_KE_PAYLOAD: the two-octet group the responder wants */
+int
+ike_pld_notify_group(const struct ike_pl_notify *n, uint16_t *group)
+{
+	struct rbuf r;
+
+	rbuf_init(&r, n->data, n->len);
+	if (n->len != 2)
+		return -1;
+	return rbuf_get_u16(&r, group);
+}
+
+/* SIGNATURE_HASH_ALGORITHMS: a list of two-octet hash algorithm numbers */
+unsigned
+ike_pld_notify_hashes(const struct ike_pl_notify *n)
+{
+	struct rbuf r;
+	unsigned mask = 0;
+	uint16_t h;
+
+	rbuf_init(&r, n->data, n->len);
+	while (rbuf_get_u16(&r, &h) == 0)
+		if (h < 32)
+			mask |= 1u << h;
+	return mask;
+}
+
 int
 ike_pld_notify_build(struct ike_chain *c, uint8_t proto, const uint8_t *spi,
     uint8_t spi_size, uint16_t type, const uint8_t *data, size_t len)
@@ -477,6 +504,19 @@ ike_pld_delete_parse(struct rbuf *r, struct ike_pl_delete *d)
 	if ((d->proto == IKE_PROTO_ESP || d->proto == IKE_PROTO_AH) && d->spi_size != 4)
 		return -1;
 	return rbuf_get_ptr(r, &d->spis, rbuf_left(r));
+}
+
+uint32_t
+ike_pld_delete_spi(const struct ike_pl_delete *d, uint16_t i)
+{
+	struct rbuf r;
+	uint32_t spi = 0;
+
+	rbuf_init(&r, d->spis, (size_t)d->nspi * d->spi_size);
+	if (d->spi_size != 4 || rbuf_skip(&r, (size_t)i * 4) == -1)
+		return 0;
+	rbuf_get_u32(&r, &spi);
+	return spi;
 }
 
 int

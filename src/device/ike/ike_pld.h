@@ -172,6 +172,12 @@ const struct ike_pl_notify *ike_msg_notify(const struct ike_msg *, uint16_t type
 /* the first error notify (type < 16384), or NULL */
 const struct ike_pl_notify *ike_msg_error(const struct ike_msg *);
 
+/* notification data with a defined layout (RFC 7296 §3.10.1, RFC 7427 §4) */
+int	ike_pld_notify_group(const struct ike_pl_notify *, uint16_t *group);
+unsigned ike_pld_notify_hashes(const struct ike_pl_notify *);	/* mask of 1 << n */
+/* the i-th SPI of an ESP/AH Delete payload (i < nspi) */
+uint32_t ike_pld_delete_spi(const struct ike_pl_delete *, uint16_t i);
+
 /* one parser per payload: r covers the payload body (after the generic header) */
 int	ike_pld_sa_parse(struct rbuf *, struct ike_pl_sa *);
 int	ike_pld_ke_parse(struct rbuf *, struct ike_pl_ke *);
