@@ -124,6 +124,7 @@ write_swanctl_conf() {
 			remote_addrs = $NB
 			proposals = aes256gcm16-prfsha256-ecp256
 			encap = yes
+			dpd_delay = 1s
 			local {
 				auth = pubkey
 				certs = a.crt
@@ -257,7 +258,8 @@ check "ike_peer dropped nothing as malformed" sh -c "echo stats >&7; sleep 0.3; 
 stop_peer
 
 # --- ike_peer starts on port 4500 and offers Curve25519 first: INVALID_KE ---
-check "ike_peer restarts (peer port 4500, DH 31 before 19)" start_peer --peer-port 4500 --dh 31,19
+check "ike_peer restarts (peer port 4500, DH 31 before 19, liveness 1 s)" \
+    start_peer --peer-port 4500 --dh 31,19 --liveness 1
 cmd connect
 check "after INVALID_KE_PAYLOAD, ike_peer retries with ECP_256: CHILD SA up" \
     wait_for 10 peer_has "^CHILD_UP"
@@ -265,6 +267,11 @@ check "charon answered INVALID_KE_PAYLOAD" charon_has "unacceptable, requesting 
 check "IKE_SA_INIT reached charon on port 4500 (non-ESP marker)" sh -c \
     "grep -A1 'received packet: from $NB\[4500\]' $D/charon.log | grep -q 'parsed IKE_SA_INIT request'"
 check "traffic flows" ping_a_to_b
+check "our liveness check (empty INFORMATIONAL) answered by charon" \
+    wait_for 5 charon_has "parsed INFORMATIONAL request [0-9]+ \[ \]"
+check "charon's DPD (empty INFORMATIONAL) answered by ike_peer" \
+    wait_for 5 charon_has "parsed INFORMATIONAL response [0-9]+ \[ \]"
+check "still up after liveness checks both ways" charon_up
 cmd disconnect
 check "deleted" wait_for 5 charon_none
 stop_peer
