@@ -104,6 +104,7 @@ struct tl_node {
 	struct child_sa	 child[TL_MAXCHILD];	/* installed now */
 	size_t		 nchild;
 	unsigned	 nup, ndown, nreplacing;
+	int		 sign_md;	/* digest of the last signature made */
 	unsigned	 events[8];
 	char		 last_detail[8][256];
 };
@@ -165,6 +166,7 @@ tl_send(void *arg, const struct ipaddr *src, uint16_t sport, const struct ipaddr
 static inline int
 tl_sign(void *arg, int md, const uint8_t *tbs, size_t tbslen, uint8_t *sig, size_t *siglen)
 {
+	((struct tl_node *)arg)->sign_md = md;
 	return sig_sign(((struct tl_node *)arg)->key, md, tbs, tbslen, sig, siglen);
 }
 

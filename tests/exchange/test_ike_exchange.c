@@ -296,6 +296,29 @@ test_handshake_x25519_and_p384(void **state)
 }
 
 static void
+rekey_node(struct tl_node *n, EVP_PKEY *key)
+{
+	EVP_PKEY_free(n->key);
+	X509_free(n->cert);
+	n->key = key;
+	n->cert = tl_cert(key, n->id, n->id, F.ca, F.ca_key);
+	n->cfg.cert = n->cert;
+}
+
+/* RFC 7427 with RSASSA-PSS one way and ECDSA P-384 (SHA-384) the other */
+static void
+test_handshake_rsa_pss_and_p384(void **state)
+{
+	rekey_node(&F.a, EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048));
+	rekey_node(&F.b, EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384"));
+	start_ab();
+	handshake(&F.a, "peer-b");
+	check_established_pair(&F.a, &F.b);
+	assert_int_equal(F.a.sign_md, NID_sha256);	/* RSA-PSS with SHA-256 */
+	assert_int_equal(F.b.sign_md, NID_sha384);	/* the hash matching P-384 */
+}
+
+static void
 test_connect_starts_on_4500(void **state)
 {
 	struct tap t = { .exchange = 255 };
@@ -961,6 +984,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_handshake_a_to_b, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_handshake_b_to_a, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_handshake_x25519_and_p384, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_handshake_rsa_pss_and_p384, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_connect_starts_on_4500, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ipv6_outer_and_inner, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ts_unacceptable, setup, teardown),
