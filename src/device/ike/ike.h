@@ -53,6 +53,8 @@ struct ike_config {
 	size_t		 fragment_mtu;		/* RFC 7383: fragment messages above this IP size */
 	unsigned	 cookie_threshold;	/* half-open SAs before COOKIEs are demanded */
 	unsigned	 max_half_open;		/* hard cap: beyond it IKE_SA_INIT is dropped */
+	/* added fields */
+	bool		 child_pfs;		/* CHILD rekeys carry a KE of the IKE SA's group */
 };
 
 enum ike_event {
@@ -68,10 +70,13 @@ struct ike_ops {
 	uint64_t (*now_ms)(void *arg);			/* monotonic */
 	void	(*random)(void *arg, void *buf, size_t n);
 	/* msg is a whole IKE message; the I/O layer adds the non-ESP marker when
-	 * either port is 4500 (RFC 3948 §2.2) */
+	 * either port is 4500 (RFC 3948 §2.2). src->af == 0 (an initiator before its
+	 * first answer): the I/O layer picks the source address. */
 	void	(*send)(void *arg, const struct ipaddr *src, uint16_t sport,
 		    const struct ipaddr *dst, uint16_t dport, const uint8_t *msg, size_t len);
-	/* sign tbs with our service key (RFC 7427: ECDSA DER or RSA-PSS) */
+	/* sign tbs with our service key (RFC 7427: ECDSA DER or RSA-PSS with MGF1
+	 * of the same hash and salt length = hash length, as crypto/sig.h).
+	 * *siglen: capacity in, signature length out. 0 = ok, -1 = failed */
 	int	(*sign)(void *arg, int md_nid, const uint8_t *tbs, size_t tbslen,
 		    uint8_t *sig, size_t *siglen);
 	/* chain to the trust anchor, tier-2 profile, not revoked, SAN contains
@@ -105,6 +110,9 @@ int	ike_disconnect(struct ike_engine *, const char *peer, const char *reason);
 /* run due timers (retransmit, rekey, liveness, expiry); returns ms until the next */
 uint64_t ike_tick(struct ike_engine *);
 
+/* added: rekey now (the IKE SA, or every CHILD SA) of peer; -1 if not up */
+int	ike_rekey(struct ike_engine *, const char *peer, bool ike_sa);
+
 struct ike_sa_info {
 	char		peer[PEER_NAME_MAX];
 	uint64_t	id;
@@ -122,6 +130,13 @@ struct ike_stats {
 	uint64_t	dropped_malformed, dropped_unknown_spi, dropped_bad_icv;
 	uint64_t	dropped_half_open_cap, cookies_sent, auth_failed;
 	uint64_t	sa_up, sa_down, rekeys;
+	/* added fields */
+	uint64_t	dropped_msgid;		/* outside the window, or no request out */
+	uint64_t	dropped_unexpected;	/* valid, but not in this state */
+	uint64_t	dropped_fragment;	/* duplicate/stale/over-limit fragments */
+	uint64_t	responses_resent;	/* answers to retransmitted requests */
+	uint64_t	invalid_ke_sent, fragments_tx, fragments_rx;
+	uint64_t	child_up, child_down;
 };
 void	ike_get_stats(struct ike_engine *, struct ike_stats *);
 
