@@ -3,7 +3,7 @@
 IP_HDRINCL), optionally with one byte of the UDP payload flipped. Test-only: used
 to replay or tamper with ESP packets on the WAN.
 
-    pcap_replay.py FILE [--flip OFFSET] [--count N]
+    pcap_replay.py FILE [--flip OFFSET]... [--count N]
 
 OFFSET counts from the start of the UDP payload (ESP: 0 = first SPI byte)."""
 import argparse
@@ -38,7 +38,7 @@ def packets(path):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("pcap")
-    ap.add_argument("--flip", type=int, default=None)
+    ap.add_argument("--flip", type=int, action="append", default=[])
     ap.add_argument("--count", type=int, default=1)
     a = ap.parse_args()
     s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
@@ -51,8 +51,8 @@ def main():
         ihl = (pkt[0] & 0xF) * 4
         pkt = bytearray(pkt)
         pkt[ihl + 6:ihl + 8] = b"\0\0"          # UDP checksum: none (IPv4)
-        if a.flip is not None:
-            pkt[ihl + 8 + a.flip] ^= 0x01
+        for off in a.flip:
+            pkt[ihl + 8 + off] ^= 0x01
         dst = socket.inet_ntoa(bytes(pkt[16:20]))
         s.sendto(bytes(pkt), (dst, 0))
         sent += 1
