@@ -18,5 +18,6 @@ int	cmd_peers(int, char **);
 int	cmd_connect(int, char **);
 int	cmd_disconnect(int, char **);
 int	cmd_demo(int, char **);		/* cli/demo.c */
+int	cmd_enrol(int, char **);	/* cli/enrol_cmd.c */
 
 #endif

@@ -15,6 +15,7 @@ static const struct cli_verb verbs[] = {
 	{ "peers",	cmd_peers,	"list the local device's peers" },
 	{ "connect",	cmd_connect,	"bring up the tunnel to PEER now" },
 	{ "disconnect",	cmd_disconnect,	"tear down the tunnel to PEER" },
+	{ "enrol",	cmd_enrol,	"obtain this device's service certificate from the center" },
 	{ "demo",	cmd_demo,	"run the live demonstration in network namespaces" },
 };
 
