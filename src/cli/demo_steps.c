@@ -140,8 +140,8 @@ step_clinic_hospital(struct demo *d)
 	site_show(d, C, "status");
 	up = tunnel_up(C, H->name);
 	return step_end(d, 6, idle && pinged && tcp && up, pinged ?
-	    "clinic → hospital: first packet answered after %.1f ms through a tunnel made "
-	    "on demand; HTTPS %s" : "clinic → hospital: no answer (%.0f)", rtt,
+	    "clinic → hospital: first packet answered after %.1f ms, tunnel made on "
+	    "demand; HTTPS %s" : "clinic → hospital: no answer (%.0f)", rtt,
 	    tcp ? "works" : "FAILED");
 }
 
@@ -167,9 +167,9 @@ step_lab_hospital(struct demo *d)
 	site_show(d, H, "status");
 	both = tunnel_up(H, C->name) && tunnel_up(H, L->name);
 	return step_end(d, 7, tcp && noping && both,
-	    "lab → hospital over HTTPS %s; ping %s; hospital holds %s",
+	    "lab → hospital: HTTPS %s, ping %s; hospital %s",
 	    tcp ? "works" : "FAILED", noping ? "refused by the lab's rules" : "NOT refused",
-	    both ? "two tunnels at once (clinic and lab)" : "NOT both tunnels");
+	    both ? "has 2 tunnels at once" : "does NOT have both tunnels");
 }
 
 /* ---- 8 ------------------------------------------------------------------------- */
@@ -250,8 +250,8 @@ step_relay(struct demo *d)
 	ok2 = ok2 && rel1 > rel0;
 	(void)demo_run(d, C->ns_gw, C->device, ARGV("ip", "route", "del", "10.3.0.0/24"),
 	    RUN_PATH | RUN_SHOW, 5000, NULL);
-	return step_end(d, 9, ok1 && ok2, "relay refused: at the clinic (selectors narrowed "
-	    "by the hospital, %lld dropped) and at the hospital (no-relay, %lld dropped)",
+	return step_end(d, 9, ok1 && ok2, "relay refused: at the clinic (selectors narrowed, "
+	    "%lld dropped), at the hospital (no-relay, %lld dropped)",
 	    sel1 - sel0, rel1 - rel0);
 }
 
@@ -294,9 +294,9 @@ step_port(struct demo *d)
 	b = b && c1 > c0;
 	say("  HTTPS, which the grant allows, still works:");
 	https = site_tcp(d, C, SERVER, 443, "HTTPS", 5000, &ms) == 0;
-	return step_end(d, 10, a && b && https, "TCP 22 refused: by the hospital (%lld "
-	    "dropped as \"rule\") and by the restored clinic (%lld); HTTPS %s", h1 - h0,
-	    c1 - c0, https ? "still works" : "FAILED");
+	return step_end(d, 10, a && b && https, "TCP 22 refused by the hospital (%lld "
+	    "dropped, rule) and the restored clinic (%lld); HTTPS %s", h1 - h0,
+	    c1 - c0, https ? "works" : "FAILED");
 }
 
 /* ---- 11 ------------------------------------------------------------------------ */
@@ -360,8 +360,8 @@ step_revoke(struct demo *d)
 		return step_end(d, 11, false, "the hospital–lab tunnel did NOT fall within 5 s "
 		    "of the revocation%s", up ? "" : " (it was not up)");
 	return step_end(d, 11, up && revoked && crl && blocked && refused1 > refused0,
-	    "lab revoked; hospital–lab tunnel gone %llu ms after the revoke command "
-	    "(target < 1 s); the lab can no longer reach the hospital",
+	    "lab revoked: hospital–lab tunnel gone %llu ms after the revoke (target < 1 s); "
+	    "lab cut off",
 	    (unsigned long long)(t_gone - t0));
 }
 
