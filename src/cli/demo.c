@@ -14,7 +14,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
-#include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -483,22 +482,49 @@ on_signal(int sig)
 	demo_stopping = 1;
 }
 
+/* true when prog is an executable file in a directory of PATH */
+static bool
+in_path(const char *prog)
+{
+	const char *path = getenv("PATH");
+	char buf[PATH_MAX];
+
+	for (const char *p = path != NULL ? path : "/usr/sbin:/usr/bin:/sbin:/bin"; *p != '\0'; ) {
+		size_t n = strcspn(p, ":");
+
+		if (n > 0 && xsnprintf(buf, sizeof(buf), "%.*s/%s", (int)n, p, prog) != -1 &&
+		    access(buf, X_OK) == 0)
+			return true;
+		p += n + (p[n] == ':');
+	}
+	return false;
+}
+
+/* odvpnd and odvpn-center beside this program; ip and ping on the PATH */
 static int
 find_binaries(struct demo *d)
 {
 	char self[PATH_MAX], dir[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *slash;
 
 	if (n <= 0)
 		return -1;
 	self[n] = '\0';
-	xsnprintf(dir, sizeof(dir), "%s", self);
 	xsnprintf(d->odvpn, sizeof(d->odvpn), "%s", self);
-	if (xsnprintf(d->odvpnd, sizeof(d->odvpnd), "%s/odvpnd", dirname(dir)) == -1 ||
+	xsnprintf(dir, sizeof(dir), "%s", self);
+	if ((slash = strrchr(dir, '/')) != NULL)
+		*slash = '\0';
+	if (xsnprintf(d->odvpnd, sizeof(d->odvpnd), "%s/odvpnd", dir) == -1 ||
 	    xsnprintf(d->center, sizeof(d->center), "%s/odvpn-center", dir) == -1)
 		return -1;
 	if (access(d->odvpnd, X_OK) == -1 || access(d->center, X_OK) == -1) {
 		fprintf(stderr, "odvpn demo: odvpnd and odvpn-center must be beside %s\n", self);
+		return -1;
+	}
+	if (!in_path("ip") || !in_path("ping")) {
+		fprintf(stderr, "odvpn demo: needs \"ip\" (iproute2) and \"ping\" "
+		    "(iputils-ping) on the PATH\n");
 		return -1;
 	}
 	return 0;

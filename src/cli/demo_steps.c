@@ -126,8 +126,9 @@ step_clinic_hospital(struct demo *d)
 	long ms;
 
 	step_begin(6, "The clinic reaches the hospital: a tunnel on demand");
+	say("  No tunnel exists yet: the clinic's device lists the hospital as idle.");
+	site_show(d, C, "peers");
 	idle = peer_state(C, H->name, "idle");
-	say("  No tunnel exists yet (the clinic's device lists the hospital as idle).");
 	say("  The clinic's PC pings the hospital server; the first packet is held while");
 	say("  the two devices run IKEv2 (certificates from step 3), then delivered:");
 	pinged = site_ping(d, C, SERVER, 5, &rtt, true) == 0;

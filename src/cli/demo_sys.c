@@ -412,7 +412,7 @@ demo_stop_pid(struct demo *d, pid_t pid, int wait_ms)
 int
 demo_ip(struct demo *d, const char *fmt, ...)
 {
-	char line[512], *args[40], *save = NULL, *tok;
+	char line[512], shown[512], *args[40], *save = NULL, *tok;
 	size_t n = 0;
 	va_list ap;
 	int r;
@@ -422,6 +422,7 @@ demo_ip(struct demo *d, const char *fmt, ...)
 	va_end(ap);
 	if (r < 0 || (size_t)r >= sizeof(line))
 		return -1;
+	xsnprintf(shown, sizeof(shown), "%s", line);
 	args[n++] = "ip";
 	for (tok = strtok_r(line, " ", &save); tok != NULL && n + 1 < nitems(args);
 	    tok = strtok_r(NULL, " ", &save))
@@ -431,9 +432,8 @@ demo_ip(struct demo *d, const char *fmt, ...)
 		struct dbuf out = { NULL, 0 };
 
 		r = demo_run(d, NULL, "#", args, RUN_PATH, 10000, &out);
-		if (r != 0 && !d->verbose && out.p != NULL) {
-			say("  ip %s: %s", fmt, out.p);
-		}
+		if (r != 0 && !d->verbose)
+			say("  ip %s: %s", shown, out.p != NULL ? out.p : "failed");
 		dbuf_free(&out);
 	}
 	return r == 0 ? 0 : -1;

@@ -610,10 +610,13 @@ enrol_run(const struct enrol_opts *o, struct enrol_result *res, char *err, size_
 		goto out;
 
 	/* install: public objects first, the key and its certificate last */
+	if (a.crl != NULL && pki_crl_save(res->crl_path, a.crl, &perr) == -1) {
+		xsnprintf(err, errlen, "cannot write the CRL: %s", perr.msg);
+		goto out;
+	}
 	if ((!res->root_in_store && keystore_cert_store(ks, PKI_LABEL_ROOT, a.root,
 	    &perr) == -1) ||
 	    keystore_cert_store(ks, PKI_LABEL_SERVICE_CA, service_ca, &perr) == -1 ||
-	    (a.crl != NULL && pki_crl_save(res->crl_path, a.crl, &perr) == -1) ||
 	    keystore_cert_store(ks, ENROL_LABEL_STAGE, a.cert, &perr) == -1)
 		goto ks_fail;
 	if (ks_commit(dir, err, errlen) == -1)

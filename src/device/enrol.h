@@ -112,8 +112,10 @@ struct enrol_result {
  * root, the returned chain and CRL, and only then install: the certificate
  * under PKI_LABEL_SERVICE, the service CA under PKI_LABEL_SERVICE_CA, the root
  * under PKI_LABEL_ROOT (when absent), the CRL in crl_path, and the key moved
- * to PKI_LABEL_SERVICE. On any refusal the staging key is removed and the key
- * store is as it was.
+ * to PKI_LABEL_SERVICE. On any refusal (by the center, or of its answer) the
+ * staging key is removed and the key store is as it was; a write that fails
+ * while installing may leave the new CRL, root or service CA certificate (all
+ * public, all verified) but never the key without its certificate.
  *
  * Limitation: keystore.h has no operation to rename a key, so the final move
  * renames the file backend's files; other backends are refused here until the
