@@ -322,7 +322,7 @@ ks_dir(const char *uri, char *out, size_t cap)
  * Move the staged key and certificate to their final label. keystore.h has no
  * rename, so this renames the file backend's files (each rename is atomic; the
  * key goes first, so a crash in between leaves a new key with the old
- * certificate, which the daemon refuses at start and --renew repairs).
+ * certificate, which --renew repairs).
  */
 static int
 ks_commit(const char *dir, char *err, size_t errlen)

@@ -115,7 +115,9 @@ struct enrol_result {
  * to PKI_LABEL_SERVICE. On any refusal (by the center, or of its answer) the
  * staging key is removed and the key store is as it was; a write that fails
  * while installing may leave the new CRL, root or service CA certificate (all
- * public, all verified) but never the key without its certificate.
+ * public, all verified); a crash between the two renames of the final move
+ * leaves the new key with the old certificate (its signatures will not verify
+ * for peers); running the renewal again repairs it.
  *
  * Limitation: keystore.h has no operation to rename a key, so the final move
  * renames the file backend's files; other backends are refused here until the
