@@ -451,7 +451,8 @@ sa_tick(struct ike_sa *sa, uint64_t now)
 			}
 			sa->req.tries++;
 			e->stats.retransmits++;
-			sa->req.next_ms = now + ((uint64_t)e->cfg.retransmit_base_ms << sa->req.tries);
+			sa->req.next_ms = now + ((uint64_t)e->cfg.retransmit_base_ms <<
+			    MIN(sa->req.tries, 16u));
 			log_debug("ike sa=%llu: retransmit %u of request %u",
 			    (unsigned long long)sa->id, sa->req.tries, sa->req.msgid);
 			ike_msg_xmit(sa, &sa->req);
