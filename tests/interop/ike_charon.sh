@@ -113,8 +113,10 @@ write_strongswan_conf() {
 	CONF
 }
 
-# $1 = charon's dpd_delay (liveness checks from charon when idle that long)
+# $1 = charon's dpd_delay (liveness checks from charon when idle that long),
+# $2 = its ESP proposals (default: with or without PFS)
 write_swanctl_conf() {
+	local esp=${2:-aes256gcm16-ecp256,aes256gcm16}
 	mkdir -p "$D"/swanctl/{x509,x509ca,x509ocsp,x509aa,x509ac,x509crl,pubkey,private,rsa,ecdsa,bliss,pkcs8,pkcs12,conf.d}
 	cp "$D/ca.crt" "$D/swanctl/x509ca/"
 	cp "$D/a.crt" "$D/swanctl/x509/"
@@ -141,7 +143,7 @@ write_swanctl_conf() {
 				net {
 					local_ts = $LANA
 					remote_ts = $LANB
-					esp_proposals = aes256gcm16-ecp256,aes256gcm16
+					esp_proposals = $esp
 				}
 			}
 		}
@@ -157,7 +159,7 @@ start_peer() {
 	# an asynchronous command gets /dev/null as stdin unless it redirects itself
 	bg bash -c 'exec "$@" <"$0"' "$D/cmd" ip netns exec "$B" "$PEER" --local-id gw-b.test \
 	    --cert "$D/b.crt" --key "$D/b.key" --ca "$D/ca.crt" --bind $NB --peer-id gw-a.test \
-	    --peer-addr $NA --peer-name charon --local-ts $LANB --remote-ts $LANA --esn --pfs \
+	    --peer-addr $NA --peer-name charon --local-ts $LANB --remote-ts $LANA --esn \
 	    "$@" >>"$D/peer.log" 2>>"$D/peer.err"
 	PEER_PID=$LAST_PID
 	wait_for 5 peer_has READY
@@ -195,7 +197,7 @@ STRONGSWAN_CONF=$D/strongswan.conf bg ip netns exec "$A" unshare --mount --propa
 check "charon starts (vici socket up)" wait_for 10 test -S "$D/charon.vici"
 check "swanctl loads the connection" sh -c "STRONGSWAN_CONF=$D/strongswan.conf \
     SWANCTL_DIR=$D/swanctl swanctl --load-all >$D/swanctl-load.log 2>&1"
-check "ike_peer starts" start_peer
+check "ike_peer starts (PFS on CHILD rekeys)" start_peer --pfs
 
 # --- ike_peer initiates ---
 cmd connect
@@ -295,6 +297,24 @@ check "charon's DPD (empty INFORMATIONAL) answered by ike_peer" \
 cmd disconnect
 wait_for 5 charon_none
 stop_peer
+
+# --- charon demands PFS, ike_peer is configured without: its rekey retries with PFS ---
+write_swanctl_conf 60s aes256gcm16-ecp256
+sw --load-conns >/dev/null 2>&1
+check "ike_peer restarts without --pfs" start_peer
+cmd connect
+check "CHILD SA up (IKE_AUTH carries no KE either way)" wait_for 10 peer_has "^CHILD_UP"
+old=$(latest_spi_in)
+cmd rekey-child
+check "rekey refused without PFS, retried with PFS: new CHILD SA" \
+    wait_for 5 peer_has "^CHILD_UP .*replaces=$old"
+check "the retry is ike_peer's doing" grep -q "retrying with PFS" "$D/peer.err"
+check "traffic flows on the PFS-rekeyed CHILD SA" ping_a_to_b
+cmd disconnect
+wait_for 5 charon_none
+stop_peer
+write_swanctl_conf 60s
+sw --load-conns >/dev/null 2>&1
 
 # --- ike_peer refuses an identity it does not know ---
 write_strongswan_conf 0
