@@ -11,7 +11,7 @@
 # ESP dropped, malformed IKE dropped with the daemon still serving, idle teardown
 # with keys wiped (visible in odvpn status), clean shutdown.
 . "$(dirname "$0")/../lib.sh"
-. "$(dirname "$0")/sites.sh"
+. "$(dirname "$0")/sites.inc"
 
 IDLE=6
 sites_topology a b c
