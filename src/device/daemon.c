@@ -703,6 +703,8 @@ fail:
 void
 daemon_reload_crl(struct daemon *d)
 {
+	X509_CRL *crl = NULL;
+	struct pki_err perr;
 	char err[256];
 
 	if (load_trust(d, err, sizeof(err)) == -1) {
@@ -710,23 +712,21 @@ daemon_reload_crl(struct daemon *d)
 		return;
 	}
 	log_info("CRL reloaded from %s", d->cfg.crl[0] ? d->cfg.crl : "(none)");
+	if (d->cfg.crl[0] == '\0' || pki_crl_load(d->cfg.crl, &crl, &perr) == -1)
+		return;
+	/* tunnels already up were authenticated before: close those now revoked */
 	for (size_t i = 0; i < d->cfg.npeers; i++) {
 		struct peer_state *p = &d->ps[i];
-		X509_CRL *crl;
-		struct pki_err perr;
 
-		if (p->cert_serial[0] == '\0' || d->cfg.crl[0] == '\0' ||
-		    (p->up_ms == 0 && !p->connecting))
-			continue;
-		if (pki_crl_load(d->cfg.crl, &crl, &perr) == -1)
+		if (p->cert_serial[0] == '\0' || (p->up_ms == 0 && !p->connecting))
 			continue;
 		if (pki_crl_lookup(crl, p->cert_serial, NULL) == 1) {
 			log_warn("peer=%s: certificate %s revoked, closing the tunnel",
 			    p->cfg->ike.name, p->cert_serial);
 			ike_disconnect(d->ike, p->cfg->ike.name, "peer certificate revoked");
 		}
-		X509_CRL_free(crl);
 	}
+	X509_CRL_free(crl);
 	ike_schedule(d);
 }
 
