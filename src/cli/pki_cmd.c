@@ -179,28 +179,36 @@ cmd_init(int argc, char **argv)
 	return 0;
 }
 
-/* ---- issue-device --------------------------------------------------- */
+/* ---- issue-device / issue-service ----------------------------------- */
 
+/*
+ * Both make a key inside a device's key store and a certificate for it:
+ * issue-device the tier-1 device certificate (manufacture), issue-service the
+ * tier-2 service certificate from a CSR, as enrolment would (standalone
+ * operation without a center).
+ */
 static int
-cmd_issue_device(int argc, char **argv)
+cmd_issue(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "dir", required_argument, NULL, 'd' },
 		{ "device-id", required_argument, NULL, 'i' },
 		{ "keystore", required_argument, NULL, 'k' },
 		{ "alg", required_argument, NULL, 'a' },
+		{ "days", required_argument, NULL, 'D' },
 		{ "force", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
+	bool service = strcmp(argv[0], "issue-service") == 0, force = false;
 	const char *dir = NULL, *id = NULL, *ksuri = NULL;
 	enum pki_alg alg = PKI_ALG_NONE;
 	struct pki_err err = { "" };
-	char serial[PKI_SERIAL_HEX_MAX], t[32];
+	char serial[PKI_SERIAL_HEX_MAX], t[32], *end;
 	struct keystore *ks = NULL;
 	struct pki_dir *d = NULL;
+	int64_t lifetime = 0;
 	X509 *cert = NULL;
-	bool force = false;
 	int c, r = 1;
 
 	optind = 0;
@@ -217,9 +225,19 @@ cmd_issue_device(int argc, char **argv)
 			ksuri = optarg;
 			break;
 		case 'a':
+			if (service)
+				return pki_usage(argv[0], "--alg is the service CA's for a "
+				    "service key");
 			if (pki_alg_parse(optarg, &alg) == -1)
 				return pki_usage(argv[0], "unknown --alg \"%s\" (p256, p384, "
 				    "rsa3072)", optarg);
+			break;
+		case 'D':
+			lifetime = strtoll(optarg, &end, 10) * PKI_DAY;
+			if (!service || *optarg == '\0' || *end != '\0' || lifetime <= 0 ||
+			    lifetime > 3650 * PKI_DAY)
+				return pki_usage(argv[0], "--days (issue-service only) must be "
+				    "1 to 3650");
 			break;
 		case 'f':
 			force = true;
@@ -240,93 +258,18 @@ cmd_issue_device(int argc, char **argv)
 		    "name: letters, digits, '-' and '.', at most 64 characters)", id);
 	if (pki_dir_load(dir, &d, &err) == -1 ||
 	    keystore_open(ksuri, KEYSTORE_CREATE, &ks, &err) == -1 ||
-	    pki_dir_issue_device(d, ks, id, alg, force, &cert, &err) == -1) {
+	    (service ? pki_dir_issue_service(d, ks, id, lifetime, force, &cert, &err) :
+	    pki_dir_issue_device(d, ks, id, alg, force, &cert, &err)) == -1) {
 		r = pki_fail(argv[0], &err);
 		goto out;
 	}
 	(void)pki_cert_serial(cert, serial);
-	printf("device %s: key generated inside key store %s (label \"%s\")\n", id, ksuri,
+	printf("device %s: %s key generated inside key store %s (label \"%s\")\n", id,
+	    service ? "service" : "device", ksuri, service ? PKI_LABEL_SERVICE :
 	    PKI_LABEL_DEVICE);
-	printf("device %s: tier-1 certificate serial %s, valid until %s\n", id, serial,
+	printf("device %s: %s certificate serial %s, valid until %s\n", id,
+	    service ? "tier-2 service" : "tier-1", serial,
 	    fmt_time(pki_cert_not_after(cert), t, sizeof(t)));
-	r = 0;
-out:
-	X509_free(cert);
-	keystore_close(ks);
-	pki_dir_free(d);
-	return r;
-}
-
-/* ---- issue-service -------------------------------------------------- */
-
-static int
-cmd_issue_service(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "dir", required_argument, NULL, 'd' },
-		{ "device-id", required_argument, NULL, 'i' },
-		{ "keystore", required_argument, NULL, 'k' },
-		{ "days", required_argument, NULL, 'D' },
-		{ "force", no_argument, NULL, 'f' },
-		{ "help", no_argument, NULL, OPT_HELP },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *dir = NULL, *id = NULL, *ksuri = NULL;
-	struct pki_err err = { "" };
-	char serial[PKI_SERIAL_HEX_MAX], t[32], *end;
-	struct keystore *ks = NULL;
-	struct pki_dir *d = NULL;
-	int64_t lifetime = 0;
-	X509 *cert = NULL;
-	bool force = false;
-	int c, r = 1;
-
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			dir = optarg;
-			break;
-		case 'i':
-			id = optarg;
-			break;
-		case 'k':
-			ksuri = optarg;
-			break;
-		case 'D':
-			lifetime = strtoll(optarg, &end, 10) * PKI_DAY;
-			if (*optarg == '\0' || *end != '\0' || lifetime <= 0 ||
-			    lifetime > 3650 * PKI_DAY)
-				return pki_usage(argv[0], "--days must be 1 to 3650");
-			break;
-		case 'f':
-			force = true;
-			break;
-		case OPT_HELP:
-			return sub_help(argv[0]);
-		default:
-			return pki_usage(argv[0], "unknown or incomplete option \"%s\"",
-			    argv[optind - 1]);
-		}
-	}
-	if (optind != argc)
-		return pki_usage(argv[0], "unexpected argument \"%s\"", argv[optind]);
-	if (dir == NULL || id == NULL || ksuri == NULL)
-		return pki_usage(argv[0], "--dir, --device-id and --keystore are required");
-	if (!pki_device_id_valid(id))
-		return pki_usage(argv[0], "\"%s\" is not a valid device id", id);
-	if (pki_dir_load(dir, &d, &err) == -1 ||
-	    keystore_open(ksuri, KEYSTORE_CREATE, &ks, &err) == -1 ||
-	    pki_dir_issue_service(d, ks, id, lifetime, force, &cert, &err) == -1) {
-		r = pki_fail(argv[0], &err);
-		goto out;
-	}
-	(void)pki_cert_serial(cert, serial);
-	printf("device %s: service key generated inside key store %s (label \"%s\")\n", id,
-	    ksuri, PKI_LABEL_SERVICE);
-	printf("device %s: tier-2 service certificate serial %s, valid until %s\n", id,
-	    serial, fmt_time(pki_cert_not_after(cert), t, sizeof(t)));
 	r = 0;
 out:
 	X509_free(cert);
@@ -804,7 +747,7 @@ static const struct pki_sub subs[] = {
 	  "  --admin NAME       CN of the administrator certificate (default: admin)\n"
 	  "  --org ORG          organisation (O) in every subject (default: odvpn)\n"
 	  "  --force            replace an existing PKI in D (its keys are deleted)\n" },
-	{ "issue-device", cmd_issue_device,
+	{ "issue-device", cmd_issue,
 	  "issue-device --dir D --device-id ID --keystore K [--alg A] [--force]",
 	  "Manufacture a device: generate its key inside key store K (created if\n"
 	  "missing) and issue its tier-1 device certificate from the device CA of D.\n"
@@ -815,7 +758,7 @@ static const struct pki_sub subs[] = {
 	  "  --keystore K       key store: file:/path or a directory path\n"
 	  "  --alg A            p256, p384 or rsa3072 (default: the device CA's)\n"
 	  "  --force            replace a device key already in K\n" },
-	{ "issue-service", cmd_issue_service,
+	{ "issue-service", cmd_issue,
 	  "issue-service --dir D --device-id ID --keystore K [--days N] [--force]",
 	  "Standalone operation, without a center: generate a service key inside key\n"
 	  "store K, make a CSR from it and have the service CA of D issue the tier-2\n"

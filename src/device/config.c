@@ -34,6 +34,7 @@ static const struct jsonx_field top_fields[] = {
 static const struct jsonx_field ike_fields[] = {
 	{ "dh_groups",		JX_ARRAY,	false,	1, 3 },
 	{ "esn",		JX_BOOL,	false,	0, 0 },
+	{ "pfs",		JX_BOOL,	false,	0, 0 },
 	{ "ike_rekey_s",	JX_INT,		false,	10, 30 * 86400 },
 	{ "child_rekey_s",	JX_INT,		false,	10, 30 * 86400 },
 	{ "liveness_s",		JX_INT,		false,	0, 86400 },
@@ -278,6 +279,7 @@ parse_ike(const json_t *j, struct ike_config *ike, char *err, size_t errlen)
 	ike->dh_groups[2] = 20;
 	ike->dh_groups[3] = 0;
 	ike->esn = true;
+	ike->child_pfs = true;
 	ike->ike_rekey_s = 4 * 3600;
 	ike->child_rekey_s = 3600;
 	ike->liveness_s = 30;
@@ -294,6 +296,7 @@ parse_ike(const json_t *j, struct ike_config *ike, char *err, size_t errlen)
 	    parse_dh(v, ike->dh_groups, err, errlen) == -1)
 		return -1;
 	ike->esn = jsonx_bool(j, "esn", ike->esn);
+	ike->child_pfs = jsonx_bool(j, "pfs", ike->child_pfs);
 	ike->ike_rekey_s = (uint32_t)jsonx_int(j, "ike_rekey_s", ike->ike_rekey_s);
 	ike->child_rekey_s = (uint32_t)jsonx_int(j, "child_rekey_s", ike->child_rekey_s);
 	ike->liveness_s = (uint32_t)jsonx_int(j, "liveness_s", ike->liveness_s);

@@ -269,6 +269,8 @@ op_event(void *arg, enum ike_event ev, const char *peer, const char *detail)
 	case IKE_EV_SA_DOWN:
 		log_info("peer=%s: IKE SA down (%s)", who, detail);
 		if (p != NULL) {
+			if (p->connecting)
+				dp_sa_failed(d->dp, peer);
 			p->connecting = false;
 			xsnprintf(p->last_down, sizeof(p->last_down), "%s", detail);
 			waiters_reply(p, false, detail);
@@ -277,6 +279,8 @@ op_event(void *arg, enum ike_event ev, const char *peer, const char *detail)
 	case IKE_EV_AUTH_FAILED:
 		log_warn("peer=%s: handshake refused: %s", who, detail);
 		if (p != NULL) {
+			if (p->connecting)
+				dp_sa_failed(d->dp, peer);
 			p->connecting = false;
 			xsnprintf(p->last_down, sizeof(p->last_down), "refused: %s", detail);
 			waiters_reply(p, false, detail);
@@ -285,6 +289,8 @@ op_event(void *arg, enum ike_event ev, const char *peer, const char *detail)
 	case IKE_EV_NEGOTIATION_FAILED:
 		log_warn("peer=%s: negotiation failed: %s", who, detail);
 		if (p != NULL) {
+			if (p->connecting)
+				dp_sa_failed(d->dp, peer);
 			p->connecting = false;
 			xsnprintf(p->last_down, sizeof(p->last_down), "failed: %s", detail);
 			waiters_reply(p, false, detail);
@@ -311,6 +317,7 @@ peer_connect(struct daemon *d, struct peer_state *p, const char *why)
 	log_info("peer=%s: starting IKE (%s)", p->cfg->ike.name, why);
 	if (ike_connect(d->ike, &p->cfg->ike) == -1) {
 		p->connecting = false;
+		dp_sa_failed(d->dp, p->cfg->ike.name);
 		log_warn("peer=%s: could not start IKE", p->cfg->ike.name);
 		waiters_reply(p, false, "could not start IKE");
 	}
@@ -361,6 +368,19 @@ op_drop_event(void *arg, enum dp_drop why, const char *peer, const uint8_t *pkt,
 	}
 	log_warn("policy drop: %s, peer=%s, %s -> %s", dp_drop_name(why),
 	    peer != NULL ? peer : "-", src, dst);
+}
+
+/* the data plane is running out of sequence numbers on an SA: rekey it now */
+static void
+op_rekey_needed(void *arg, const char *peer, uint32_t spi_in)
+{
+	struct daemon *d = arg;
+
+	log_info("peer=%s: SA %08x close to sequence-number exhaustion, rekeying", peer,
+	    spi_in);
+	if (ike_rekey(d->ike, peer, false) == -1)
+		log_warn("peer=%s: rekey could not start", peer);
+	ike_schedule(d);
 }
 
 /* ---- idle teardown ------------------------------------------------------ */
@@ -630,7 +650,7 @@ daemon_new(struct event_base *base, struct devcfg *cfg, char *err, size_t errlen
 	};
 	const struct dp_ops dops = {
 		.arg = d, .need_sa = op_need_sa, .ike_input = op_ike_input,
-		.drop_event = op_drop_event,
+		.drop_event = op_drop_event, .rekey_needed = op_rekey_needed,
 	};
 	const struct control_ops cops = { .arg = d, .handle = ctl_handle, .gone = ctl_gone };
 	struct timeval idle_tv = { 0, IDLE_CHECK_MS * 1000 };
@@ -683,6 +703,8 @@ fail:
 void
 daemon_reload_crl(struct daemon *d)
 {
+	X509_CRL *crl = NULL;
+	struct pki_err perr;
 	char err[256];
 
 	if (load_trust(d, err, sizeof(err)) == -1) {
@@ -690,23 +712,21 @@ daemon_reload_crl(struct daemon *d)
 		return;
 	}
 	log_info("CRL reloaded from %s", d->cfg.crl[0] ? d->cfg.crl : "(none)");
+	if (d->cfg.crl[0] == '\0' || pki_crl_load(d->cfg.crl, &crl, &perr) == -1)
+		return;
+	/* tunnels already up were authenticated before: close those now revoked */
 	for (size_t i = 0; i < d->cfg.npeers; i++) {
 		struct peer_state *p = &d->ps[i];
-		X509_CRL *crl;
-		struct pki_err perr;
 
-		if (p->cert_serial[0] == '\0' || d->cfg.crl[0] == '\0' ||
-		    (p->up_ms == 0 && !p->connecting))
-			continue;
-		if (pki_crl_load(d->cfg.crl, &crl, &perr) == -1)
+		if (p->cert_serial[0] == '\0' || (p->up_ms == 0 && !p->connecting))
 			continue;
 		if (pki_crl_lookup(crl, p->cert_serial, NULL) == 1) {
 			log_warn("peer=%s: certificate %s revoked, closing the tunnel",
 			    p->cfg->ike.name, p->cert_serial);
 			ike_disconnect(d->ike, p->cfg->ike.name, "peer certificate revoked");
 		}
-		X509_CRL_free(crl);
 	}
+	X509_CRL_free(crl);
 	ike_schedule(d);
 }
 

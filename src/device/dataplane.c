@@ -53,6 +53,7 @@ struct dp_sa {
 	uint16_t	 local_port, peer_port;
 	uint64_t	 pkts_in, pkts_out, bytes_in, bytes_out;
 	uint64_t	 last_ms;
+	uint64_t	 last_tx_ms;	/* last datagram we sent on it: NAT keepalives */
 	bool		 soft_signalled, hard_signalled;
 };
 
@@ -370,7 +371,7 @@ dp_encap_send(struct dp *dp, struct dp_sa *sa, struct dp_pstate *p,
 	dp->used += outlen;
 	sa->pkts_out++;
 	sa->bytes_out += len;
-	sa->last_ms = p->last_ms = dp_now(dp);
+	sa->last_ms = sa->last_tx_ms = p->last_ms = dp_now(dp);
 }
 
 /*
@@ -569,10 +570,35 @@ dp_count_syscalls(struct dp *dp, uint64_t tr, uint64_t tw, uint64_t ur, uint64_t
 
 /* --- control --- */
 
+/*
+ * RFC 3948 §2.3: a one-octet 0xFF datagram keeps the NAT mappings of a quiet
+ * tunnel alive. odvpn always encapsulates, and any site may sit behind a NAT it
+ * does not know of, so every outbound SA sends one after DP_KEEPALIVE_MS without
+ * a datagram of ours.
+ */
 static void
-dp_tick(evutil_socket_t fd, short ev, void *arg)
+dp_keepalive(struct dp *dp, struct dp_sa *sa, uint64_t now)
 {
-	struct dp *dp = arg;
+	static const uint8_t ka = 0xff;
+	struct dp_wan_pkt w;
+
+	w.data = (uint8_t *)(uintptr_t)&ka;
+	w.len = 1;
+	w.dst = sa->peer_addr;
+	w.dport = sa->peer_port;
+	w.sport = sa->local_port;
+	sa->last_tx_ms = now;
+	if (dp->io->wan_send(dp->io_st, &w, 1) != 0) {
+		dp->st.drops[DP_DROP_TX]++;
+		return;
+	}
+	dp->st.keepalive_tx++;
+	dp->st.udp_tx++;
+}
+
+void
+dp_timer_run(struct dp *dp)
+{
 	uint64_t now;
 	size_t i;
 
@@ -583,8 +609,17 @@ dp_tick(evutil_socket_t fd, short ev, void *arg)
 
 		if (p->need_pending && now - p->need_ms >= DP_QUEUE_TIMEOUT_MS)
 			dp_queue_drop_all(dp, p, DP_DROP_NO_SA);
+		if (p->out != NULL && p->out->peer_port == dp->cfg.natt_port &&
+		    now - p->out->last_tx_ms >= DP_KEEPALIVE_MS)
+			dp_keepalive(dp, p->out, now);
 	}
 	dp->now_valid = false;
+}
+
+static void
+dp_tick(evutil_socket_t fd, short ev, void *arg)
+{
+	dp_timer_run(arg);
 }
 
 struct dp *
@@ -860,7 +895,7 @@ dp_sa_add(struct dp *dp, const struct child_sa *c)
 	sa->local_port = c->local_port != 0 ? c->local_port : dp->cfg.natt_port;
 	sa->peer_port = c->peer_port != 0 ? c->peer_port : 4500;
 	dp->now_valid = false;
-	sa->last_ms = dp_now(dp);
+	sa->last_ms = sa->last_tx_ms = dp_now(dp);
 	dp_spi_insert(dp, sa);
 
 	/* outbound switches to the new SA at once (rekey); the old inbound SA

@@ -107,6 +107,8 @@ struct dp_ops {
 /* an on-demand request not answered by dp_sa_add within this time is given up:
  * the queue is dropped (DP_DROP_NO_SA) and the next packet asks again */
 #define DP_QUEUE_TIMEOUT_MS	30000
+/* an SA that has sent nothing for this long sends a NAT keepalive (RFC 3948 §2.3) */
+#define DP_KEEPALIVE_MS		20000
 
 struct dp;
 
@@ -140,7 +142,7 @@ size_t	dp_list_sas(struct dp *, struct dp_sa_info *, size_t max);
 struct dp_stats {
 	uint64_t	tun_rx, tun_tx, udp_rx, udp_tx;	/* packets (after segmentation) */
 	uint64_t	drops[DP_DROP__COUNT];
-	uint64_t	ike_rx, ike_tx, keepalive_rx;
+	uint64_t	ike_rx, ike_tx, keepalive_rx, keepalive_tx;
 	uint64_t	queued;			/* LAN packets held for an SA */
 	uint64_t	tun_reads, tun_writes, udp_recv_calls, udp_send_calls;
 						/* system calls: packets per call = batching */

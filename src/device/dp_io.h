@@ -69,6 +69,9 @@ void	 dp_wan_input(struct dp *, const struct ipaddr *src, uint16_t sport,
 	    const struct ipaddr *dst, uint16_t dport, uint8_t *data, size_t len);
 /* hand everything produced so far to the I/O layer */
 void	 dp_flush(struct dp *);
+/* the periodic work the event loop runs every second (queue time-outs, NAT
+ * keepalives); tests call it after moving the in-memory clock */
+void	 dp_timer_run(struct dp *);
 /* the I/O layer's system-call counters (dp_stats) */
 void	 dp_count_syscalls(struct dp *, uint64_t tun_reads, uint64_t tun_writes,
 	    uint64_t udp_recv, uint64_t udp_send);

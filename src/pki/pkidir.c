@@ -475,6 +475,27 @@ pki_dir_trust(const struct pki_dir *d, struct pki_trust **out, struct pki_err *e
 	return 0;
 }
 
+/* make room for a fresh key under label in ks: refused if one is there, unless
+ * force (then the old key is removed) */
+static int
+key_slot_free(struct keystore *ks, const char *label, const char *what, bool force,
+    struct pki_err *err)
+{
+	switch (keystore_key_exists(ks, label, err)) {
+	case 0:
+		return 0;
+	case 1:
+		if (!force) {
+			pki_err_set(err, "key store %s already holds a %s key (use --force "
+			    "to replace it)", keystore_uri(ks), what);
+			return -1;
+		}
+		return keystore_key_remove(ks, label, err);
+	default:
+		return -1;
+	}
+}
+
 int
 pki_dir_issue_device(struct pki_dir *d, struct keystore *ks, const char *device_id,
     enum pki_alg alg, bool force, X509 **out, struct pki_err *err)
@@ -495,21 +516,8 @@ pki_dir_issue_device(struct pki_dir *d, struct keystore *ks, const char *device_
 		return -1;
 	if (alg == PKI_ALG_NONE)
 		alg = keystore_key_alg(ca_key);
-	switch (keystore_key_exists(ks, PKI_LABEL_DEVICE, err)) {
-	case 0:
-		break;
-	case 1:
-		if (!force) {
-			pki_err_set(err, "key store %s already holds a device key (use --force "
-			    "to replace it)", keystore_uri(ks));
-			goto out;
-		}
-		if (keystore_key_remove(ks, PKI_LABEL_DEVICE, err) == -1)
-			goto out;
-		break;
-	default:
+	if (key_slot_free(ks, PKI_LABEL_DEVICE, "device", force, err) == -1)
 		goto out;
-	}
 	if (keystore_key_generate(ks, PKI_LABEL_DEVICE, alg, &key, err) == -1)
 		goto out;
 	generated = true;
@@ -563,21 +571,8 @@ pki_dir_issue_service(struct pki_dir *d, struct keystore *ks, const char *device
 	}
 	if (keystore_key_load(d->keys, PKI_LABEL_SERVICE_CA, &ca_key, err) == -1)
 		return -1;
-	switch (keystore_key_exists(ks, PKI_LABEL_SERVICE, err)) {
-	case 0:
-		break;
-	case 1:
-		if (!force) {
-			pki_err_set(err, "key store %s already holds a service key (use --force "
-			    "to replace it)", keystore_uri(ks));
-			goto out;
-		}
-		if (keystore_key_remove(ks, PKI_LABEL_SERVICE, err) == -1)
-			goto out;
-		break;
-	default:
+	if (key_slot_free(ks, PKI_LABEL_SERVICE, "service", force, err) == -1)
 		goto out;
-	}
 	/* the same path as enrolment: a CSR made inside the device's key store */
 	if (keystore_key_generate(ks, PKI_LABEL_SERVICE, keystore_key_alg(ca_key), &key,
 	    err) == -1)

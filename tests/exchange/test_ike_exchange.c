@@ -373,6 +373,31 @@ test_ts_unacceptable(void **state)
 	assert_int_equal(count_sa(&F.b, NULL), 0);
 }
 
+static void
+test_new_refuses_bad_config(void **state)
+{
+	struct ike_ops ops = tl_ops;
+	struct ike_config cfg = F.a.cfg;
+	EVP_PKEY *ed = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	X509 *edcert = tl_cert(ed, "ed.odvpn.test", "ed.odvpn.test", F.ca, F.ca_key);
+
+	ops.arg = &F.a;
+	assert_non_null(edcert);
+	cfg.cert = edcert;		/* no RFC 7427 signature we make with it */
+	assert_null(ike_new(&cfg, &ops));
+	cfg = F.a.cfg;
+	cfg.dh_groups[0] = 14;		/* MODP groups are not offered */
+	assert_null(ike_new(&cfg, &ops));
+	cfg = F.a.cfg;
+	cfg.cert = NULL;
+	assert_null(ike_new(&cfg, &ops));
+	cfg = F.a.cfg;
+	ops.sign = NULL;		/* the key store is required */
+	assert_null(ike_new(&cfg, &ops));
+	X509_free(edcert);
+	EVP_PKEY_free(ed);
+}
+
 /* --- rekey --- */
 
 static void
@@ -988,6 +1013,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_connect_starts_on_4500, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ipv6_outer_and_inner, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ts_unacceptable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_new_refuses_bad_config, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_child_rekey, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_child_rekey_by_timer_with_pfs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ike_rekey, setup, teardown),

@@ -11,20 +11,19 @@
 # kernel-netlink), a private /run through unshare --mount, swanctl over its own
 # vici socket.
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/charon.inc"
 
 PEER=$ODVPN_BUILD/tests/tools/ike_peer
-CHARON=/usr/lib/ipsec/charon
 D=$T_DIR
 NA=10.210.0.1 NB=10.210.0.2		# WAN: charon, ike_peer
 LANA=10.211.1.0/24 LANB=10.211.2.0/24	# protected prefixes
 HOSTA=10.211.1.1 HOSTB=10.211.2.1
 
-if [ ! -x "$CHARON" ] || ! command -v swanctl >/dev/null || [ ! -x "$PEER" ]; then
+if ! charon_available || [ ! -x "$PEER" ]; then
 	echo "1..0 # SKIP charon, swanctl or $PEER missing"
 	exit 0
 fi
 
-sw() { STRONGSWAN_CONF=$D/strongswan.conf SWANCTL_DIR=$D/swanctl swanctl "$@"; }
 cmd() { echo "$*" >&7; }
 peer_has() { grep -qE "$1" "$D/peer.log"; }
 peer_count() { grep -cE "$1" "$D/peer.log"; }
@@ -82,40 +81,10 @@ make_certs() {
 	openssl verify -CAfile "$D/ca.crt" "$D/a.crt" "$D/b.crt" >/dev/null
 }
 
-# strongswan.conf; $1 = charon.fragment_size (0 = default)
-write_strongswan_conf() {
-	local frag=""
-	[ "$1" != 0 ] && frag="fragment_size = $1"
-	cat >"$D/strongswan.conf" <<-CONF
-	charon {
-		load = random nonce aes sha1 sha2 hmac kdf gcm pem pkcs1 pkcs8 x509 pubkey constraints curve25519 openssl kernel-libipsec kernel-netlink socket-default vici
-		install_routes = yes
-		$frag
-		plugins {
-			vici {
-				socket = unix://$D/charon.vici
-			}
-		}
-		filelog {
-			charonlog {
-				path = $D/charon.log
-				default = 1
-				ike = 2
-				enc = 1
-				append = yes
-				flush_line = yes
-			}
-		}
-	}
-	swanctl {
-		socket = unix://$D/charon.vici
-	}
-	CONF
-}
-
-# $1 = charon's dpd_delay (liveness checks from charon when idle that long)
+# $1 = charon's dpd_delay (liveness checks from charon when idle that long),
+# $2 = its ESP proposals (default: with or without PFS)
 write_swanctl_conf() {
-	mkdir -p "$D"/swanctl/{x509,x509ca,x509ocsp,x509aa,x509ac,x509crl,pubkey,private,rsa,ecdsa,bliss,pkcs8,pkcs12,conf.d}
+	local esp=${2:-aes256gcm16-ecp256,aes256gcm16}
 	cp "$D/ca.crt" "$D/swanctl/x509ca/"
 	cp "$D/a.crt" "$D/swanctl/x509/"
 	cp "$D/a.key" "$D/swanctl/private/"
@@ -141,7 +110,7 @@ write_swanctl_conf() {
 				net {
 					local_ts = $LANA
 					remote_ts = $LANB
-					esp_proposals = aes256gcm16-ecp256,aes256gcm16
+					esp_proposals = $esp
 				}
 			}
 		}
@@ -157,7 +126,7 @@ start_peer() {
 	# an asynchronous command gets /dev/null as stdin unless it redirects itself
 	bg bash -c 'exec "$@" <"$0"' "$D/cmd" ip netns exec "$B" "$PEER" --local-id gw-b.test \
 	    --cert "$D/b.crt" --key "$D/b.key" --ca "$D/ca.crt" --bind $NB --peer-id gw-a.test \
-	    --peer-addr $NA --peer-name charon --local-ts $LANB --remote-ts $LANA --esn --pfs \
+	    --peer-addr $NA --peer-name charon --local-ts $LANB --remote-ts $LANA --esn \
 	    "$@" >>"$D/peer.log" 2>>"$D/peer.err"
 	PEER_PID=$LAST_PID
 	wait_for 5 peer_has READY
@@ -172,7 +141,7 @@ stop_peer() {
 }
 
 check "certificates made with openssl (ECDSA P-256, SAN DNS)" make_certs
-write_strongswan_conf 0
+charon_conf "$D" 0
 write_swanctl_conf 60s
 
 # not $(netns_add ...): a subshell would not record the namespace for cleanup
@@ -189,13 +158,10 @@ ip -n "$B" addr add $NB/24 dev "$T_PFX-vb"
 ip -n "$A" link set "$T_PFX-va" up
 ip -n "$B" link set "$T_PFX-vb" up
 
-mkdir -p "$D/run"
-STRONGSWAN_CONF=$D/strongswan.conf bg ip netns exec "$A" unshare --mount --propagation private \
-    /bin/sh -c 'mount --bind "$0" /run && exec /usr/lib/ipsec/charon' "$D/run"
-check "charon starts (vici socket up)" wait_for 10 test -S "$D/charon.vici"
+check "charon starts (vici socket up)" charon_start "$A"
 check "swanctl loads the connection" sh -c "STRONGSWAN_CONF=$D/strongswan.conf \
     SWANCTL_DIR=$D/swanctl swanctl --load-all >$D/swanctl-load.log 2>&1"
-check "ike_peer starts" start_peer
+check "ike_peer starts (PFS on CHILD rekeys)" start_peer --pfs
 
 # --- ike_peer initiates ---
 cmd connect
@@ -279,7 +245,7 @@ check "deleted" wait_for 5 charon_none
 stop_peer
 
 # --- IKE fragmentation (RFC 7383) both ways: 576-octet datagrams; charon DPD ---
-write_strongswan_conf 576
+charon_conf "$D" 576
 write_swanctl_conf 1s
 sw --reload-settings >/dev/null 2>&1
 sw --load-conns >/dev/null 2>&1
@@ -296,8 +262,26 @@ cmd disconnect
 wait_for 5 charon_none
 stop_peer
 
+# --- charon demands PFS, ike_peer is configured without: its rekey retries with PFS ---
+write_swanctl_conf 60s aes256gcm16-ecp256
+sw --load-conns >/dev/null 2>&1
+check "ike_peer restarts without --pfs" start_peer
+cmd connect
+check "CHILD SA up (IKE_AUTH carries no KE either way)" wait_for 10 peer_has "^CHILD_UP"
+old=$(latest_spi_in)
+cmd rekey-child
+check "rekey refused without PFS, retried with PFS: new CHILD SA" \
+    wait_for 5 peer_has "^CHILD_UP .*replaces=$old"
+check "the retry is ike_peer's doing" grep -q "retrying with PFS" "$D/peer.err"
+check "traffic flows on the PFS-rekeyed CHILD SA" ping_a_to_b
+cmd disconnect
+wait_for 5 charon_none
+stop_peer
+write_swanctl_conf 60s
+sw --load-conns >/dev/null 2>&1
+
 # --- ike_peer refuses an identity it does not know ---
-write_strongswan_conf 0
+charon_conf "$D" 0
 sw --reload-settings >/dev/null 2>&1
 check "ike_peer restarts expecting another identity" start_peer --peer-id gw-x.test
 sw --initiate --child net >/dev/null 2>&1

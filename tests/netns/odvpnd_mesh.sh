@@ -11,7 +11,7 @@
 # ESP dropped, malformed IKE dropped with the daemon still serving, idle teardown
 # with keys wiped (visible in odvpn status), clean shutdown.
 . "$(dirname "$0")/../lib.sh"
-. "$(dirname "$0")/sites.sh"
+. "$(dirname "$0")/sites.inc"
 
 IDLE=6
 sites_topology a b c
@@ -119,6 +119,23 @@ check "site a counted the malformed IKE messages" \
 check "site a still answers after malformed input (new tunnel to c)" \
     sh -c "$ODVPN disconnect site-c --socket $T_DIR/a.sock >/dev/null; sleep 0.5; \
     ip netns exec $T_PFX-host-a ping -c 1 -W 5 10.3.0.2 >/dev/null"
+
+# --- revocation (REQ-PKI-5): c's service certificate revoked; a re-reads its CRL
+serial_c=$(openssl x509 -in "$T_DIR/ks-c/service.crt.pem" -noout -serial | cut -d= -f2)
+check "the tunnel a-c is up before the revocation" in_host a ping -c 1 -W 5 10.3.0.2
+check "odvpn pki revoke: c's service certificate on the service CA's CRL" \
+    sh -c "$ODVPN pki revoke --dir $T_DIR/pki --serial $serial_c --ca service \
+    --reason keyCompromise >/dev/null"
+t0=$(ms_now)
+kill -HUP "$PID_a"
+wait_for 5 eval '[ "$(child_count a site-c)" = 0 ]'
+diag "revocation to tunnel gone at site a: $(( $(ms_now) - t0 )) ms (SIGHUP, CRL re-read)"
+check "site a closed its tunnel to c: certificate revoked" \
+    grep -qi "peer=site-c: certificate $serial_c revoked, closing the tunnel" "$T_DIR/a.log"
+check_fails "host-a can no longer reach host-c" in_host a ping -c 1 -W 3 10.3.0.2
+check "site a refused the new handshake with c (revoked)" \
+    sh -c "grep 'peer=site-c: handshake refused' $T_DIR/a.log | grep -q 'is revoked'"
+check_eq "and holds no SA with c" 0 "$(child_count a site-c)"
 
 # --- idle teardown: no traffic for IDLE seconds -> Delete, keys wiped
 wait_for $((IDLE * 3)) sh -c "[ \"\$($ODVPN status --json --socket $T_DIR/a.sock | jget child_sas len)\" = 0 ]"

@@ -803,6 +803,49 @@ test_no_relay_through_umbrella_prefix(void **state)
 	free(io);
 }
 
+/* RFC 3948 §2.3: a quiet SA sends a one-octet 0xFF keepalive after
+ * DP_KEEPALIVE_MS without a datagram of ours; traffic postpones it; the receiver
+ * counts it and does not mistake it for ESP */
+static void
+test_nat_keepalive(void **state)
+{
+	struct fx *fx = *state;
+	struct ipaddr src = addr("192.0.2.1"), dst = addr("192.0.2.2");
+	struct dp_stats st;
+	uint8_t p[128];
+	size_t n;
+
+	add_pair(fx, 0x1000, 0x2000, false);
+	fx->a.io->now_ms += DP_KEEPALIVE_MS - 1000;
+	dp_timer_run(fx->a.dp);
+	assert_int_equal(fx->a.io->nwan, 0);		/* not yet */
+	n = ip4(p, "10.1.0.5", "10.2.0.7", 17, 53, 1);	/* traffic resets the clock */
+	assert_int_equal(dp_lan_inject(fx->a.dp, p, n), 0);
+	dp_flush(fx->a.dp);
+	assert_int_equal(fx->a.io->nwan, 1);
+	fx->a.io->nwan = 0;
+	fx->a.io->now_ms += DP_KEEPALIVE_MS - 1000;
+	dp_timer_run(fx->a.dp);
+	assert_int_equal(fx->a.io->nwan, 0);
+	fx->a.io->now_ms += 1000;
+	dp_timer_run(fx->a.dp);
+	assert_int_equal(fx->a.io->nwan, 1);
+	assert_int_equal(fx->a.io->wan[0].len, 1);
+	assert_int_equal(fx->a.io->wan[0].data[0], 0xff);
+	assert_int_equal(fx->a.io->wan[0].dport, 4500);
+	assert_true(ipaddr_eq(&fx->a.io->wan[0].dst, &dst));
+	dp_get_stats(fx->a.dp, &st);
+	assert_int_equal(st.keepalive_tx, 1);
+	dp_timer_run(fx->a.dp);				/* one per interval */
+	assert_int_equal(fx->a.io->nwan, 1);
+	dp_wan_input(fx->b.dp, &src, 4500, &dst, 4500, fx->a.io->wan[0].data, 1);
+	dp_flush(fx->b.dp);
+	dp_get_stats(fx->b.dp, &st);
+	assert_int_equal(st.keepalive_rx, 1);
+	assert_int_equal(st.drops[DP_DROP_MALFORMED] + st.drops[DP_DROP_UNKNOWN_SPI], 0);
+	assert_int_equal(fx->b.io->nlan, 0);
+}
+
 int
 main(void)
 {
@@ -824,6 +867,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_many_peers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_relay_through_umbrella_prefix, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_nat_keepalive, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,6 +13,7 @@
 #include <openssl/x509.h>
 
 #include "crypto/hash.h"
+#include "crypto/sig.h"
 #include "device/ike/ike_local.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -105,7 +106,11 @@ ike_new(const struct ike_config *cfg, const struct ike_ops *ops)
 	if (e->cfg.max_half_open == 0)
 		e->cfg.max_half_open = 1024;
 	if ((n = i2d_X509(cfg->cert, &der)) <= 0 ||
-	    (e->pubkey = X509_get_pubkey(cfg->cert)) == NULL) {
+	    (e->pubkey = X509_get_pubkey(cfg->cert)) == NULL ||
+	    sig_choose_md(e->pubkey, 0) == NID_undef) {
+		/* RFC 7427 signatures here are ECDSA or RSA-PSS only */
+		log_error("ike: certificate unusable (not an EC or RSA key)");
+		EVP_PKEY_free(e->pubkey);
 		OPENSSL_free(der);
 		free(e);
 		return NULL;
@@ -451,7 +456,8 @@ sa_tick(struct ike_sa *sa, uint64_t now)
 			}
 			sa->req.tries++;
 			e->stats.retransmits++;
-			sa->req.next_ms = now + ((uint64_t)e->cfg.retransmit_base_ms << sa->req.tries);
+			sa->req.next_ms = now + ((uint64_t)e->cfg.retransmit_base_ms <<
+			    MIN(sa->req.tries, 16u));
 			log_debug("ike sa=%llu: retransmit %u of request %u",
 			    (unsigned long long)sa->id, sa->req.tries, sa->req.msgid);
 			ike_msg_xmit(sa, &sa->req);

@@ -39,10 +39,12 @@ struct ike_peer {
 	size_t		nremote_ts;
 };
 
+/* zero numeric fields take the defaults listed in docs/IKE.md */
 struct ike_config {
 	char		 local_id[IKE_ID_MAX];	/* our ID_FQDN; in our certificate's SAN */
 	X509		*cert;			/* our service certificate (engine takes a reference) */
-	STACK_OF(X509)	*cas;			/* trust anchors: CERTREQ hashes (SHA-1 of SPKI) */
+	STACK_OF(X509)	*cas;			/* trust anchors: CERTREQ hashes (SHA-1 of SPKI);
+						 * read in ike_new only, no reference kept */
 	int		 dh_groups[4];		/* preference order, 0-terminated; default 19, 31, 20 */
 	bool		 esn;			/* offer ESN (and no-ESN) for CHILD SAs */
 	uint32_t	 ike_rekey_s;		/* default 4 h */

@@ -500,6 +500,22 @@ child_response(struct ike_sa *sa, struct ike_msg *m)
 					return;
 			}
 		}
+		if (n->type == IKE_N_NO_PROPOSAL_CHOSEN && !x->pfs_flipped) {
+			/* the peer's PFS policy differs from ours: try the other way
+			 * once rather than let the CHILD SA run into its hard lifetime */
+			struct dh *nd = x->dh == NULL ? dh_new(sa->suite.dh) : NULL;
+
+			if (x->dh == NULL && nd == NULL)
+				goto failed;
+			dh_free(x->dh);
+			x->dh = nd;
+			x->pfs_flipped = true;
+			log_info("ike sa=%llu: CHILD proposal refused, retrying %s PFS",
+			    (unsigned long long)sa->id, nd != NULL ? "with" : "without");
+			if (child_send(sa) == 0)
+				return;
+		}
+failed:
 		if (n->type == IKE_N_CHILD_SA_NOT_FOUND && x->collision)
 			log_debug("ike sa=%llu: CHILD_SA_NOT_FOUND after a collision, as expected",
 			    (unsigned long long)sa->id);

@@ -143,6 +143,7 @@ struct ike_req_ctx {
 	struct dh	*dh;		/* REQ_CHILD with PFS */
 	uint8_t		 nonce[IKE_NONCE_LEN];
 	unsigned	 ke_retries;
+	bool		 pfs_flipped;	/* REQ_CHILD: retried with the other PFS choice */
 	/* simultaneous rekey (RFC 7296 §2.8.1, §2.8.2): the peer rekeyed the same
 	 * SA while this request was out; its exchange's lowest nonce and result */
 	bool		 collision;
