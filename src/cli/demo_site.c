@@ -237,6 +237,8 @@ site_write_config(struct demo *d, struct demo_site *s, const char *peer_extra,
 		json_decref(groups);
 	json_object_set_new(ike, "esn", json_boolean(json_is_true(json_object_get(
 	    json_object_get(crypto, "esp"), "esn"))));
+	json_object_set_new(ike, "pfs", json_boolean(json_is_true(json_object_get(
+	    json_object_get(crypto, "esp"), "pfs"))));
 	json_object_set_new(ike, "ike_rekey_s", json_integer(jsonx_int(crypto, "ike_rekey_s",
 	    14400)));
 	json_object_set_new(ike, "child_rekey_s", json_integer(jsonx_int(crypto,
