@@ -66,20 +66,17 @@ usage(FILE *f)
 
 /* ---- steps: framing ------------------------------------------------------------ */
 
-static void
+void
 step_begin(struct demo *d, int n)
 {
+	(void)d;
 	if (n == 0)
 		say("\n── %s", step_titles[0]);
 	else
 		say("\n── Step %d of %d · %s", n, DEMO_NSTEPS, step_titles[n]);
 }
 
-static bool
-step_end(struct demo *d, int n, bool ok, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static bool
+bool
 step_end(struct demo *d, int n, bool ok, const char *fmt, ...)
 {
 	va_list ap;

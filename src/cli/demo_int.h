@@ -169,7 +169,12 @@ int	 site_ping(struct demo *, struct demo_site *, const char *addr, int wait_s,
 /* a TCP listener on the hospital server (ports 443 and 22) */
 int	 site_listen(struct demo *, struct demo_site *);
 
-/* ---- steps 6..12 (demo_steps.c) ----------------------------------------- */
+/* ---- steps (demo.c frames them, demo_steps.c has 6..12) ----------------- */
+
+/* the step's title line; its result line, recorded for the summary */
+void	 step_begin(struct demo *, int n);
+bool	 step_end(struct demo *, int n, bool ok, const char *fmt, ...)
+	    __attribute__((format(printf, 4, 5)));
 
 bool	 step_clinic_hospital(struct demo *);	/* 6 */
 bool	 step_lab_hospital(struct demo *);	/* 7 */

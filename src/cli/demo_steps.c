@@ -5,7 +5,6 @@
  * should work worked and what should be refused was refused, and counted.
  */
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,31 +15,6 @@
 
 #define SERVER	"10.1.0.10"
 #define ANALYSER "10.3.0.10"
-
-static bool
-step_end(struct demo *d, int n, bool ok, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void
-step_begin(int n, const char *title)
-{
-	say("\n── Step %d of %d · %s", n, DEMO_NSTEPS, title);
-}
-
-static bool
-step_end(struct demo *d, int n, bool ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (demo_stopping)
-		ok = false;
-	va_start(ap, fmt);
-	vsnprintf(d->note[n], sizeof(d->note[n]), fmt, ap);
-	va_end(ap);
-	d->result[n] = ok ? STEP_OK : STEP_FAILED;
-	say("%s Step %d: %s", ok ? "✓" : "✗", n, d->note[n]);
-	return ok;
-}
 
 /* the last line of s's odvpnd log holding needle, shown; false if none */
 static bool
@@ -125,7 +99,7 @@ step_clinic_hospital(struct demo *d)
 	double rtt;
 	long ms;
 
-	step_begin(6, "The clinic reaches the hospital: a tunnel on demand");
+	step_begin(d, 6);
 	say("  No tunnel exists yet: the clinic's device lists the hospital as idle.");
 	site_show(d, C, "peers");
 	idle = peer_state(C, H->name, "idle");
@@ -157,7 +131,7 @@ step_lab_hospital(struct demo *d)
 	double rtt;
 	long ms = -1;
 
-	step_begin(7, "The lab reaches the hospital too: two peers at once");
+	step_begin(d, 7);
 	say("  The lab's analyser sends its results to the hospital server over HTTPS:");
 	tcp = site_tcp(d, L, SERVER, 443, "HTTPS", 5000, &ms) == 0;
 	if (tcp)
@@ -183,7 +157,7 @@ step_clinic_lab(struct demo *d)
 	bool none, noping;
 	double rtt;
 
-	step_begin(8, "The clinic cannot reach the lab: they share no group");
+	step_begin(d, 8);
 	say("  The center denied clinic → lab (step 4), so no grant names them: neither");
 	say("  device has the other as a peer, and there is no route between them.");
 	site_show(d, C, "peers");
@@ -213,7 +187,7 @@ step_relay(struct demo *d)
 	json_t *extra = lab_lan();
 	double rtt;
 
-	step_begin(9, "The clinic cannot reach the lab through the hospital");
+	step_begin(d, 9);
 	say("  A careless (or malicious) operator edits the clinic's device configuration:");
 	say("  the lab's LAN 10.3.0.0/24 is \"behind the hospital\", and the rules are");
 	say("  deleted, so the clinic's own device no longer holds anything back:");
@@ -266,7 +240,7 @@ step_port(struct demo *d)
 	bool a, b, https;
 	long ms;
 
-	step_begin(10, "A port outside the rules is refused");
+	step_begin(d, 10);
 	say("  The clinic's PC tries SSH (TCP 22) on the hospital server; grant %lld allows",
 	    d->grant_clinic);
 	say("  only HTTPS (443) and ping. With the clinic's rules still deleted (step 9),");
@@ -312,7 +286,7 @@ step_revoke(struct demo *d)
 	bool up, revoked, crl, gone, blocked;
 	long ms;
 
-	step_begin(11, "The lab's device is revoked: its tunnel falls");
+	step_begin(d, 11);
 	if (!tunnel_up(H, L->name)) {
 		say("  (the hospital–lab tunnel is brought up first)");
 		(void)site_tcp(d, L, SERVER, 443, "HTTPS", 5000, &ms);
@@ -377,7 +351,7 @@ step_audit(struct demo *d)
 	char after[32];
 	bool intact, shown;
 
-	step_begin(12, "Where to read the audit trail");
+	step_begin(d, 12);
 	say("  The center writes every change and decision to a hash-chained audit trail");
 	say("  in the same transaction as the change. Its integrity:");
 	intact = demo_admin(d, ARGV("audit", "verify"), RUN_SHOW | RUN_OUT, NULL) == 0;

@@ -154,7 +154,10 @@ say_cmd(const struct demo *d, const char *prompt, char *const argv[])
 			break;
 		len += strlen(line + len);
 	}
-	printf("  %s$ %s\n", prompt, line);
+	if (strcmp(prompt, "#") == 0)
+		printf("  # %s\n", line);	/* the demo's own plumbing, as root */
+	else
+		printf("  %s$ %s\n", prompt, line);
 	fflush(stdout);
 }
 
