@@ -219,11 +219,10 @@ int
 site_write_config(struct demo *d, struct demo_site *s, const char *peer_extra,
     json_t *extra_prefixes, bool drop_rules)
 {
-	bool tell = peer_extra == NULL;
-
 	const json_t *doc = s->doc, *site = json_object_get(doc, "site");
 	const json_t *crypto = json_object_get(doc, "crypto"), *g, *v;
 	json_t *conf, *peers = json_array(), *ike, *groups, *x;
+	bool tell = peer_extra == NULL;	/* step 9's edit is announced by the step */
 	size_t i, k;
 
 	groups = json_array();
@@ -251,6 +250,22 @@ site_write_config(struct demo *d, struct demo_site *s, const char *peer_extra,
 		char lts[256], rts[256], why[128] = "", words[160];
 		const json_t *r;
 
+		if (jsonx_str(g, "peer_site") == NULL || jsonx_str(g, "peer_ike_id") == NULL) {
+			say("    grant %lld: no peer named in the configuration document; left "
+			    "out", jsonx_int(g, "id", 0));
+			continue;
+		}
+		json_array_foreach(peers, k, x) {
+			if (strcmp(jsonx_str(x, "name"), jsonx_str(g, "peer_site")) == 0)
+				break;
+		}
+		if (k < json_array_size(peers)) {
+			/* odvpnd holds one rule set per peer; the later grant is left out
+			 * (narrower, never wider) */
+			say("    grant %lld: peer %s is configured from an earlier grant; "
+			    "left out", jsonx_int(g, "id", 0), jsonx_str(g, "peer_site"));
+			continue;
+		}
 		if (!json_is_object(ep) || jsonx_str(ep, "address") == NULL) {
 			say("    grant %lld: the peer %s has no Internet address registered; "
 			    "left out (it would have to call us)", jsonx_int(g, "id", 0),

@@ -3,6 +3,8 @@
 # against a real center on loopback. The key store it leaves must be one odvpnd
 # can use: the service certificate verifies as tier 2 for the device id, and an
 # odvpnd started on it (in a namespace of this run) loads its identity.
+# this test's namespace (for odvpnd) carries the enrolment/demo prefix
+T_PFX=odemo$(printf '%x' $(( ($$ + RANDOM) % 65536 )))
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/center_lib.inc"
 
