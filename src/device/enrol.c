@@ -302,7 +302,8 @@ out:
 
 /* ---- enrolment ------------------------------------------------------- */
 
-/* the directory of a file key store URI (the forms keystore_open accepts) */
+/* the directory of a file key store URI (the forms keystore_open accepts): where
+ * the CRL goes by default */
 static int
 ks_dir(const char *uri, char *out, size_t cap)
 {
@@ -316,39 +317,6 @@ ks_dir(const char *uri, char *out, size_t cap)
 		return -1;	/* another scheme */
 	}
 	return loc[0] == '\0' ? -1 : xsnprintf(out, cap, "%s", loc);
-}
-
-/*
- * Move the staged key and certificate to their final label. keystore.h has no
- * rename, so this renames the file backend's files (each rename is atomic; the
- * key goes first, so a crash in between leaves a new key with the old
- * certificate, which --renew repairs).
- */
-static int
-ks_commit(const char *dir, char *err, size_t errlen)
-{
-	static const char *const suffix[] = { ".key.pem", ".crt.pem" };
-	char from[ENROL_PATH_MAX + 80], to[ENROL_PATH_MAX + 80];
-	int fd;
-
-	for (size_t i = 0; i < nitems(suffix); i++) {
-		if (xsnprintf(from, sizeof(from), "%s/%s%s", dir, ENROL_LABEL_STAGE,
-		    suffix[i]) == -1 || xsnprintf(to, sizeof(to), "%s/%s%s", dir,
-		    PKI_LABEL_SERVICE, suffix[i]) == -1) {
-			xsnprintf(err, errlen, "key store path too long");
-			return -1;
-		}
-		if (rename(from, to) == -1) {
-			xsnprintf(err, errlen, "cannot install %s: %s%s", to, strerror(errno),
-			    i > 0 ? " (run the renewal again)" : "");
-			return -1;
-		}
-	}
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY)) != -1) {
-		(void)fsync(fd);
-		close(fd);
-	}
-	return 0;
 }
 
 /* the parts of a 201 answer, parsed and checked for type only */
@@ -515,14 +483,13 @@ enrol_run(const struct enrol_opts *o, struct enrol_result *res, char *err, size_
 		return -1;
 	}
 	OPENSSL_cleanse(pin, sizeof(pin));
-	if (ks_dir(o->keystore, dir, sizeof(dir)) == -1) {
-		xsnprintf(err, errlen, "key store %s: enrolment needs a file key store "
-		    "(renaming a key is not in the key store interface yet)", o->keystore);
-		return -1;
-	}
 	if (o->crl_path != NULL)
 		xsnprintf(res->crl_path, sizeof(res->crl_path), "%s", o->crl_path);
-	else if (xsnprintf(res->crl_path, sizeof(res->crl_path), "%s/%s", dir,
+	else if (ks_dir(o->keystore, dir, sizeof(dir)) == -1) {
+		xsnprintf(err, errlen, "key store %s is not a directory: name a CRL file "
+		    "with --crl", o->keystore);
+		return -1;
+	} else if (xsnprintf(res->crl_path, sizeof(res->crl_path), "%s/%s", dir,
 	    ENROL_CRL_FILE) == -1) {
 		xsnprintf(err, errlen, "key store path too long");
 		return -1;
@@ -619,8 +586,11 @@ enrol_run(const struct enrol_opts *o, struct enrol_result *res, char *err, size_
 	    keystore_cert_store(ks, PKI_LABEL_SERVICE_CA, service_ca, &perr) == -1 ||
 	    keystore_cert_store(ks, ENROL_LABEL_STAGE, a.cert, &perr) == -1)
 		goto ks_fail;
-	if (ks_commit(dir, err, errlen) == -1)
+	if (keystore_key_rename(ks, ENROL_LABEL_STAGE, PKI_LABEL_SERVICE, &perr) == -1) {
+		xsnprintf(err, errlen, "cannot put the new service key in place: %s%s",
+		    perr.msg, " (run the renewal again)");
 		goto out;
+	}
 	staged = false;
 	if (a.crl == NULL)
 		res->crl_path[0] = '\0';

@@ -175,6 +175,19 @@ keystore_key_remove(struct keystore *ks, const char *label, struct pki_err *err)
 	return ks->ops->key_remove(ks->state, label, err);
 }
 
+int
+keystore_key_rename(struct keystore *ks, const char *from, const char *to,
+    struct pki_err *err)
+{
+	if (check_label(from, err) == -1 || check_label(to, err) == -1)
+		return -1;
+	if (strcmp(from, to) == 0) {
+		pki_err_set(err, "cannot rename key \"%s\" to itself", from);
+		return -1;
+	}
+	return ks->ops->key_rename(ks->state, from, to, err);
+}
+
 void
 keystore_key_free(struct keystore_key *k)
 {

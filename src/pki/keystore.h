@@ -59,6 +59,15 @@ int		 keystore_key_load(struct keystore *, const char *label,
 /* 1 present, 0 absent, -1 error */
 int		 keystore_key_exists(struct keystore *, const char *label, struct pki_err *);
 int		 keystore_key_remove(struct keystore *, const char *label, struct pki_err *);
+/*
+ * move the key under `from` and its certificate (if any) to `to`, replacing
+ * the key and certificate `to` held: how a key made and certified under a
+ * staging label is put into service. Each move is atomic (file backend:
+ * rename(2), then the directory is synced); the key moves first, so a crash in
+ * between leaves the new key beside the old certificate, never the reverse.
+ */
+int		 keystore_key_rename(struct keystore *, const char *from, const char *to,
+		    struct pki_err *);
 void		 keystore_key_free(struct keystore_key *);
 
 const char	*keystore_key_label(const struct keystore_key *);

@@ -26,6 +26,10 @@ struct keystore_ops {
 		    struct pki_err *);
 	int	(*key_exists)(void *state, const char *label, struct pki_err *);
 	int	(*key_remove)(void *state, const char *label, struct pki_err *);
+	/* move key `from` (and its certificate, if any) to label `to`, replacing
+	 * what `to` held; the key moves first */
+	int	(*key_rename)(void *state, const char *from, const char *to,
+		    struct pki_err *);
 	int	(*cert_store)(void *state, const char *label, const X509 *,
 		    struct pki_err *);
 	int	(*cert_load)(void *state, const char *label, X509 **, struct pki_err *);

@@ -6,6 +6,7 @@
  * part. Key bytes pass only through buffers that are wiped before release.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,6 +212,38 @@ fs_key_remove(void *state, const char *label, struct pki_err *err)
 }
 
 static int
+fs_key_rename(void *state, const char *from, const char *to, struct pki_err *err)
+{
+	static const char *const suffix[] = { ".key.pem", ".crt.pem" };
+	const struct filestore *fs = state;
+	char a[PATH_MAX], b[PATH_MAX];
+	int fd;
+
+	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		if (fs_path(fs, from, suffix[i], a, sizeof(a), err) == -1 ||
+		    fs_path(fs, to, suffix[i], b, sizeof(b), err) == -1)
+			return -1;
+		if (rename(a, b) == 0)
+			continue;
+		if (errno == ENOENT && i == 0) {
+			pki_err_set(err, "key store %s has no key labelled \"%s\"", fs->dir,
+			    from);
+			return -1;
+		}
+		if (errno == ENOENT)
+			continue;	/* a key without a certificate */
+		pki_err_set(err, "%s -> %s: %s%s", a, b, strerror(errno),
+		    i > 0 ? " (the key moved, its certificate did not)" : "");
+		return -1;
+	}
+	if ((fd = open(fs->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
+		(void)fsync(fd);
+		close(fd);
+	}
+	return 0;
+}
+
+static int
 fs_cert_store(void *state, const char *label, const X509 *x, struct pki_err *err)
 {
 	char path[PATH_MAX];
@@ -244,6 +277,7 @@ const struct keystore_ops keystore_file_ops = {
 	.key_load = fs_key_load,
 	.key_exists = fs_key_exists,
 	.key_remove = fs_key_remove,
+	.key_rename = fs_key_rename,
 	.cert_store = fs_cert_store,
 	.cert_load = fs_cert_load,
 };

@@ -435,11 +435,51 @@ test_refuses_garbage_key_file(void **state)
 	assert_non_null(strstr(err.msg, "PKCS#8"));
 }
 
+/* a key made under a staging label is put into service by rename: it replaces
+ * the old key and its certificate follows; nothing is left under the old label */
+static void
+test_rename_puts_staged_key_in_service(void **state)
+{
+	struct fx *f = *state;
+	struct pki_err err = { "" };
+	struct keystore_key *old = NULL, *staged = NULL, *now = NULL;
+	EVP_PKEY *p1, *p2;
+	char path[PATH_MAX + 32];
+
+	assert_int_equal(keystore_key_generate(f->ks, "service", PKI_ALG_P256, &old, &err), 0);
+	assert_int_equal(keystore_key_generate(f->ks, "service-new", PKI_ALG_P256, &staged,
+	    &err), 0);
+	assert_int_equal(keystore_key_rename(f->ks, "service-new", "service", &err), 0);
+	assert_int_equal(keystore_key_exists(f->ks, "service-new", &err), 0);
+	assert_int_equal(keystore_key_load(f->ks, "service", &now, &err), 0);
+	p1 = keystore_key_public(staged);
+	p2 = keystore_key_public(now);
+	assert_int_equal(EVP_PKEY_eq(p1, p2), 1);	/* the staged key, not the old one */
+	EVP_PKEY_free(p1);
+	p1 = keystore_key_public(old);
+	assert_int_not_equal(EVP_PKEY_eq(p1, p2), 1);
+	EVP_PKEY_free(p1);
+	EVP_PKEY_free(p2);
+	snprintf(path, sizeof(path), "%s/service.key.pem", f->store);
+	assert_int_equal(mode_of(path), 0600);
+	/* errors: missing source, same label, invalid label */
+	assert_int_equal(keystore_key_rename(f->ks, "nope", "service", &err), -1);
+	assert_non_null(strstr(err.msg, "no key labelled \"nope\""));
+	assert_int_equal(keystore_key_exists(f->ks, "service", &err), 1);
+	assert_int_equal(keystore_key_rename(f->ks, "service", "service", &err), -1);
+	assert_int_equal(keystore_key_rename(f->ks, "service", "../x", &err), -1);
+	keystore_key_free(old);
+	keystore_key_free(staged);
+	keystore_key_free(now);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_file_modes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rename_puts_staged_key_in_service, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_open_by_uri, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refuses_open_directory, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sign_round_trip_ec, setup, teardown),
