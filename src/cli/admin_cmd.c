@@ -28,6 +28,7 @@
 
 #include "cli/cli.h"
 #include "lib/jsonx.h"
+#include "lib/membuf.h"
 #include "lib/util.h"
 
 #define RESP_MAX	(16 * 1024 * 1024)
@@ -138,29 +139,6 @@ help(FILE *f)
 
 /* ---- HTTP -------------------------------------------------------------- */
 
-struct membuf {
-	char	*p;
-	size_t	 len;
-	bool	 over;
-};
-
-static size_t
-on_data(char *ptr, size_t size, size_t n, void *arg)
-{
-	struct membuf *b = arg;
-	size_t add = size * n;
-
-	if (b->len + add > RESP_MAX) {
-		b->over = true;
-		return 0;
-	}
-	b->p = xrealloc(b->p, b->len + add + 1);
-	memcpy(b->p + b->len, ptr, add);
-	b->len += add;
-	b->p[b->len] = '\0';
-	return add;
-}
-
 /*
  * One request. body: JSON to send or NULL. On success (2xx) *out receives the
  * parsed response and 0 is returned; otherwise the error is printed and 1.
@@ -170,7 +148,7 @@ http(const char *method, const char *path, const json_t *body, json_t **out)
 {
 	CURL *cu = curl_easy_init();
 	struct curl_slist *hdr = NULL;
-	struct membuf b = { NULL, 0, false };
+	struct membuf b = { NULL, 0, RESP_MAX, false };
 	char url[2048], errbuf[CURL_ERROR_SIZE] = "";
 	char *txt = NULL;
 	json_error_t je;
@@ -193,7 +171,7 @@ http(const char *method, const char *path, const json_t *body, json_t **out)
 	curl_easy_setopt(cu, CURLOPT_SSLKEY, A.key);
 	if (A.ca[0] != '\0')
 		curl_easy_setopt(cu, CURLOPT_CAINFO, A.ca);
-	curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, membuf_write);
 	curl_easy_setopt(cu, CURLOPT_WRITEDATA, &b);
 	curl_easy_setopt(cu, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(cu, CURLOPT_TIMEOUT, 60L);

@@ -184,7 +184,7 @@ dh_public(const struct dh *dh, uint8_t *out, size_t outlen)
 	return 0;
 }
 
-/* the peer's value as an EVP_PKEY; for ECP fully validated (RFC 6989 §2.3) */
+/* the peer's value as an EVP_PKEY; for ECP validated as RFC 6989 §2.3 asks */
 static EVP_PKEY *
 peer_key(const struct dh_group_info *gi, const uint8_t *peer, size_t len)
 {
@@ -210,9 +210,16 @@ peer_key(const struct dh_group_info *gi, const uint8_t *peer, size_t len)
 		key = NULL;
 		goto out;
 	}
-	/* on the curve, not infinity, coordinates below p, order n */
+	/*
+	 * RFC 6989 §2.3: the point must satisfy the curve equation (and, implicitly,
+	 * not be infinity, which IKE cannot encode). Groups 19 and 20 have prime order
+	 * (cofactor 1), so every point on the curve is in the group: the n*Q == O test
+	 * of EVP_PKEY_public_check adds a full scalar multiplication per handshake
+	 * and no safety. The quick check is on-curve, coordinates below p, not
+	 * infinity.
+	 */
 	if ((chk = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL)) == NULL ||
-	    EVP_PKEY_public_check(chk) != 1) {
+	    EVP_PKEY_public_check_quick(chk) != 1) {
 		EVP_PKEY_free(key);
 		key = NULL;
 	}

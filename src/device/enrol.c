@@ -14,6 +14,7 @@
 #include <openssl/ssl.h>
 
 #include "device/enrol.h"
+#include "lib/membuf.h"
 #include "lib/util.h"
 
 /* ---- HTTPS with a key-store key -------------------------------------- */
@@ -85,29 +86,6 @@ tls_ctx_cb(CURL *cu, void *sslctx, void *arg)
 	return CURLE_OK;
 }
 
-struct membuf {
-	char	*p;
-	size_t	 len;
-	bool	 over;
-};
-
-static size_t
-on_data(char *ptr, size_t size, size_t n, void *arg)
-{
-	struct membuf *b = arg;
-	size_t add = size * n;
-
-	if (add > ENROL_ANSWER_MAX - b->len) {
-		b->over = true;
-		return 0;
-	}
-	b->p = xrealloc(b->p, b->len + add + 1);
-	memcpy(b->p + b->len, ptr, add);
-	b->len += add;
-	b->p[b->len] = '\0';
-	return add;
-}
-
 static int
 url_host(const char *url, char *host, size_t cap)
 {
@@ -138,7 +116,7 @@ enrol_request(const struct enrol_http *req, struct enrol_answer *ans, char *err,
     size_t errlen)
 {
 	struct tls_state st;
-	struct membuf b = { NULL, 0, false };
+	struct membuf b = { NULL, 0, ENROL_ANSWER_MAX, false };
 	struct curl_slist *hdr = NULL;
 	char errbuf[CURL_ERROR_SIZE] = "";
 	CURL *cu = NULL;
@@ -173,7 +151,7 @@ enrol_request(const struct enrol_http *req, struct enrol_answer *ans, char *err,
 	curl_easy_setopt(cu, CURLOPT_SSL_SESSIONID_CACHE, 0L);
 	curl_easy_setopt(cu, CURLOPT_SSL_CTX_FUNCTION, tls_ctx_cb);
 	curl_easy_setopt(cu, CURLOPT_SSL_CTX_DATA, &st);
-	curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, membuf_write);
 	curl_easy_setopt(cu, CURLOPT_WRITEDATA, &b);
 	curl_easy_setopt(cu, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(cu, CURLOPT_CONNECTTIMEOUT, 10L);

@@ -3,12 +3,14 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
 #include "lib/addr.h"
 #include "lib/buf.h"
 #include "lib/jsonx.h"
+#include "lib/membuf.h"
 #include "lib/util.h"
 
 static void
@@ -221,6 +223,26 @@ test_hex(void **state)
 	assert_int_equal(hex_decode("0011223344", b, sizeof(b)), -1);
 }
 
+static void
+test_membuf_bounded(void **state)
+{
+	struct membuf b = { NULL, 0, 8, false };
+	char chunk[] = "abcde";
+
+	assert_int_equal(membuf_write(chunk, 1, 5, &b), 5);
+	assert_string_equal(b.p, "abcde");
+	assert_int_equal(membuf_write(chunk, 1, 3, &b), 3);	/* exactly max */
+	assert_int_equal(b.len, 8);
+	assert_false(b.over);
+	assert_int_equal(membuf_write(chunk, 1, 1, &b), 0);	/* one too many */
+	assert_true(b.over);
+	assert_int_equal(b.len, 8);
+	b.over = false;
+	assert_int_equal(membuf_write(chunk, SIZE_MAX / 2, 4, &b), 0);	/* no overflow */
+	assert_true(b.over);
+	free(b.p);
+}
+
 int
 main(void)
 {
@@ -235,6 +257,7 @@ main(void)
 		cmocka_unit_test(test_prefix_overlaps),
 		cmocka_unit_test(test_jsonx_strict),
 		cmocka_unit_test(test_hex),
+		cmocka_unit_test(test_membuf_bounded),
 	};
 
 	return cmocka_run_group_tests_name("lib", tests, NULL, NULL);
