@@ -13,7 +13,7 @@ BUILD="build-essential pkg-config libssl-dev openssl libsqlite3-dev sqlite3
 TEST="libcmocka-dev clang libclang-rt-14-dev
  strongswan-charon strongswan-swanctl strongswan-pki libcharon-extra-plugins
  libstrongswan-extra-plugins libstrongswan-standard-plugins
- iperf3 tcpdump netcat-openbsd python3"
+ iperf3 tcpdump netcat-openbsd python3 jq"
 # benchmarks: the peers odvpn is measured against in the same run
 BENCH="wireguard-go wireguard-tools nebula"
 
