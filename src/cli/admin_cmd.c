@@ -543,6 +543,95 @@ need_args(int argc, int want, const char *synopsis)
 	return 0;
 }
 
+/* ---- organisations, sites, devices: one shape ------------------------------
+ *
+ * odvpn admin NOUN list [--FILTER X] | show ID | add ID [options] | set ID [options]
+ * | del ID, over the collection /v1/admin/NOUNs and its members.
+ */
+struct crud {
+	const char		*noun;		/* the command word: "site" */
+	const char		*what;		/* in messages: "organisation" */
+	const char		*coll;		/* collection path */
+	const char		*list_key;	/* the array in the list answer */
+	const char		*filter;	/* list filter (body key and query), or NULL */
+	const char		*filter_arg;	/* its argument in the usage line */
+	const char		*id_key;	/* "name" or "id" in the add body */
+	const char		*id_what;	/* "name" or "device id" in messages */
+	const struct option	*opts;
+	int			(*opt)(int, const char *, json_t *);
+	const struct column	*cols, *show_cols;
+	size_t			 ncols, nshow;
+	void			(*before_add)(json_t *body);		/* may be NULL */
+	void			(*after_show)(const json_t *reply);	/* may be NULL */
+	int			(*added)(json_t *reply, const char *id);	/* may be NULL */
+};
+
+static int
+crud_cmd(const struct crud *c, int argc, char **argv)
+{
+	const char *verb = argc > 1 ? argv[1] : "", *id;
+	json_t *b = json_object(), *r;
+	char path[256], usage[128];
+	int rc;
+
+	if ((rc = subopts(argc - 1, argv + 1, c->opts, c->opt, b, c->noun)) != 0)
+		goto out;
+	if (strcmp(verb, "list") == 0) {
+		const char *kv[] = { c->filter, c->filter ? jsonx_str(b, c->filter) : NULL };
+
+		query_path(path, sizeof(path), c->coll, kv, c->filter ? nitems(kv) : 0);
+		if (c->filter != NULL)
+			xsnprintf(usage, sizeof(usage), "%s list [--%s %s]", c->noun, c->filter,
+			    c->filter_arg);
+		else
+			xsnprintf(usage, sizeof(usage), "%s list", c->noun);
+		if ((rc = need_args(argc - 1, 0, usage)) != 0 ||
+		    (rc = http("GET", path, NULL, &r)) != 0)
+			goto out;
+		rc = out_list(r, c->list_key, c->cols, c->ncols);
+		goto out;
+	}
+	if (argc - 1 - optind != 1) {
+		rc = usage_err("usage: odvpn admin %s list|show|add|set|del %s [options]",
+		    c->noun, strcmp(c->id_key, "id") == 0 ? "ID" : "NAME");
+		goto out;
+	}
+	id = argv[1 + optind];
+	if (!seg_ok(id)) {
+		rc = usage_err("\"%s\" is not a valid %s", id, c->id_what);
+		goto out;
+	}
+	xsnprintf(path, sizeof(path), "%s/%s", c->coll, id);
+	if (strcmp(verb, "show") == 0) {
+		if ((rc = http("GET", path, NULL, &r)) != 0)
+			goto out;
+		if (A.json || c->after_show == NULL) {
+			rc = out_obj(r, A.json ? NULL : c->show_cols, A.json ? 0 : c->nshow);
+			goto out;
+		}
+		show(r, c->show_cols, c->nshow);
+		c->after_show(r);
+		json_decref(r);
+	} else if (strcmp(verb, "add") == 0) {
+		json_object_set_new(b, c->id_key, json_string(id));
+		if (c->before_add != NULL)
+			c->before_add(b);
+		if ((rc = http("POST", c->coll, b, &r)) == 0)
+			rc = c->added != NULL ? c->added(r, id) :
+			    out_msg(r, "%s %s added", c->what, id);
+	} else if (strcmp(verb, "set") == 0) {
+		if ((rc = http("PATCH", path, b, &r)) == 0)
+			rc = out_obj(r, c->show_cols, c->nshow);
+	} else if (strcmp(verb, "del") == 0) {
+		if ((rc = http("DELETE", path, NULL, &r)) == 0)
+			rc = out_msg(r, "%s %s deleted", c->what, id);
+	} else
+		rc = usage_err("%s: unknown verb \"%s\"", c->noun, verb);
+out:
+	json_decref(b);
+	return rc;
+}
+
 /* ---- organisations ----------------------------------------------------- */
 
 static const struct column org_cols[] = {
@@ -578,58 +667,26 @@ org_opt(int ch, const char *arg, json_t *b)
 	return 0;
 }
 
-static int
-cmd_org(int argc, char **argv)
-{
-	static const struct option opts[] = {
+static const struct option org_opts[] = {
 		{ "kind", required_argument, NULL, 'k' },
 		{ "status", required_argument, NULL, 's' },
 		{ "suspended", no_argument, NULL, 'S' },
 		{ "auto-approve", required_argument, NULL, 'a' },
 		{ "description", required_argument, NULL, 'd' },
 		{ NULL, 0, NULL, 0 },
-	};
-	const char *verb = argc > 1 ? argv[1] : "";
-	json_t *b = json_object(), *r;
-	char path[256];
-	int rc;
+};
 
-	if ((rc = subopts(argc - 1, argv + 1, opts, org_opt, b, "org")) != 0)
-		goto out;
-	if (strcmp(verb, "list") == 0) {
-		if ((rc = need_args(argc - 1, 0, "org list")) != 0 ||
-		    (rc = http("GET", "/v1/admin/orgs", NULL, &r)) != 0)
-			goto out;
-		rc = out_list(r, "orgs", org_cols, nitems(org_cols));
-		goto out;
-	}
-	if (argc - 1 - optind != 1) {
-		rc = usage_err("usage: odvpn admin org list|show|add|set|del NAME [options]");
-		goto out;
-	}
-	if (!seg_ok(argv[1 + optind])) {
-		rc = usage_err("\"%s\" is not a valid name", argv[1 + optind]);
-		goto out;
-	}
-	xsnprintf(path, sizeof(path), "/v1/admin/orgs/%s", argv[1 + optind]);
-	if (strcmp(verb, "show") == 0) {
-		if ((rc = http("GET", path, NULL, &r)) == 0)
-			rc = out_obj(r, org_cols, nitems(org_cols));
-	} else if (strcmp(verb, "add") == 0) {
-		json_object_set_new(b, "name", json_string(argv[1 + optind]));
-		if ((rc = http("POST", "/v1/admin/orgs", b, &r)) == 0)
-			rc = out_msg(r, "organisation %s added", argv[1 + optind]);
-	} else if (strcmp(verb, "set") == 0) {
-		if ((rc = http("PATCH", path, b, &r)) == 0)
-			rc = out_obj(r, org_cols, nitems(org_cols));
-	} else if (strcmp(verb, "del") == 0) {
-		if ((rc = http("DELETE", path, NULL, &r)) == 0)
-			rc = out_msg(r, "organisation %s deleted", argv[1 + optind]);
-	} else
-		rc = usage_err("org: unknown verb \"%s\"", verb);
-out:
-	json_decref(b);
-	return rc;
+static const struct crud org_crud = {
+	.noun = "org", .what = "organisation", .coll = "/v1/admin/orgs", .list_key = "orgs",
+	.id_key = "name", .id_what = "name", .opts = org_opts, .opt = org_opt,
+	.cols = org_cols, .ncols = nitems(org_cols),
+	.show_cols = org_cols, .nshow = nitems(org_cols),
+};
+
+static int
+cmd_org(int argc, char **argv)
+{
+	return crud_cmd(&org_crud, argc, argv);
 }
 
 /* ---- sites ------------------------------------------------------------- */
@@ -716,10 +773,7 @@ site_opt(int ch, const char *arg, json_t *b)
 	return 0;
 }
 
-static int
-cmd_site(int argc, char **argv)
-{
-	static const struct option opts[] = {
+static const struct option site_opts[] = {
 		{ "org", required_argument, NULL, 'o' },
 		{ "prefix", required_argument, NULL, 'p' },
 		{ "zone", required_argument, NULL, 'z' },
@@ -729,54 +783,27 @@ cmd_site(int argc, char **argv)
 		{ "suspended", no_argument, NULL, 'S' },
 		{ "description", required_argument, NULL, 'd' },
 		{ NULL, 0, NULL, 0 },
-	};
-	const char *verb = argc > 1 ? argv[1] : "";
-	json_t *b = json_object(), *r;
-	char path[256];
-	int rc;
+};
 
-	if ((rc = subopts(argc - 1, argv + 1, opts, site_opt, b, "site")) != 0)
-		goto out;
-	if (strcmp(verb, "list") == 0) {
-		const char *kv[] = { "org", jsonx_str(b, "org") };
+/* an empty --wan on add means "not known yet": leave it out */
+static void
+site_before_add(json_t *b)
+{
+	if (json_object_get(b, "wan") != NULL && strcmp(jsonx_str(b, "wan"), "") == 0)
+		json_object_del(b, "wan");
+}
 
-		query_path(path, sizeof(path), "/v1/admin/sites", kv, nitems(kv));
-		if ((rc = need_args(argc - 1, 0, "site list [--org ORG]")) != 0 ||
-		    (rc = http("GET", path, NULL, &r)) != 0)
-			goto out;
-		rc = out_list(r, "sites", site_cols, nitems(site_cols));
-		goto out;
-	}
-	if (argc - 1 - optind != 1) {
-		rc = usage_err("usage: odvpn admin site list|show|add|set|del NAME [options]");
-		goto out;
-	}
-	if (!seg_ok(argv[1 + optind])) {
-		rc = usage_err("\"%s\" is not a valid name", argv[1 + optind]);
-		goto out;
-	}
-	xsnprintf(path, sizeof(path), "/v1/admin/sites/%s", argv[1 + optind]);
-	if (strcmp(verb, "show") == 0) {
-		if ((rc = http("GET", path, NULL, &r)) == 0)
-			rc = out_obj(r, site_show, nitems(site_show));
-	} else if (strcmp(verb, "add") == 0) {
-		json_object_set_new(b, "name", json_string(argv[1 + optind]));
-		if (json_object_get(b, "wan") != NULL &&
-		    strcmp(jsonx_str(b, "wan"), "") == 0)
-			json_object_del(b, "wan");
-		if ((rc = http("POST", "/v1/admin/sites", b, &r)) == 0)
-			rc = out_msg(r, "site %s added", argv[1 + optind]);
-	} else if (strcmp(verb, "set") == 0) {
-		if ((rc = http("PATCH", path, b, &r)) == 0)
-			rc = out_obj(r, site_show, nitems(site_show));
-	} else if (strcmp(verb, "del") == 0) {
-		if ((rc = http("DELETE", path, NULL, &r)) == 0)
-			rc = out_msg(r, "site %s deleted", argv[1 + optind]);
-	} else
-		rc = usage_err("site: unknown verb \"%s\"", verb);
-out:
-	json_decref(b);
-	return rc;
+static const struct crud site_crud = {
+	.noun = "site", .what = "site", .coll = "/v1/admin/sites", .list_key = "sites",
+	.filter = "org", .filter_arg = "ORG", .id_key = "name", .id_what = "name",
+	.opts = site_opts, .opt = site_opt, .cols = site_cols, .ncols = nitems(site_cols),
+	.show_cols = site_show, .nshow = nitems(site_show), .before_add = site_before_add,
+};
+
+static int
+cmd_site(int argc, char **argv)
+{
+	return crud_cmd(&site_crud, argc, argv);
 }
 
 /* ---- devices ----------------------------------------------------------- */
@@ -823,79 +850,52 @@ device_opt(int ch, const char *arg, json_t *b)
 	return 0;
 }
 
-static int
-cmd_device(int argc, char **argv)
-{
-	static const struct option opts[] = {
+static const struct option device_opts[] = {
 		{ "site", required_argument, NULL, 's' },
 		{ "fingerprint", required_argument, NULL, 'f' },
 		{ "cert", required_argument, NULL, 'c' },
 		{ "description", required_argument, NULL, 'd' },
 		{ NULL, 0, NULL, 0 },
+};
+
+/* below the device's fields: its service certificates */
+static void
+device_after_show(const json_t *r)
+{
+	static const struct column cc[] = {
+		{ "SERIAL", "serial", C_TEXT },
+		{ "STATUS", "status", C_TEXT },
+		{ "NOT BEFORE", "not_before", C_TIME },
+		{ "NOT AFTER", "not_after", C_TIME },
 	};
-	const char *verb = argc > 1 ? argv[1] : "";
-	json_t *b = json_object(), *r, *certs;
-	char path[256];
-	int rc;
+	json_t *certs = json_object_get(r, "certificates");
 
-	if ((rc = subopts(argc - 1, argv + 1, opts, device_opt, b, "device")) != 0)
-		goto out;
-	if (strcmp(verb, "list") == 0) {
-		const char *kv[] = { "site", jsonx_str(b, "site") };
+	if (json_array_size(certs) > 0) {
+		printf("\nservice certificates:\n");
+		table(certs, cc, nitems(cc));
+	}
+}
 
-		query_path(path, sizeof(path), "/v1/admin/devices", kv, nitems(kv));
-		if ((rc = need_args(argc - 1, 0, "device list [--site SITE]")) != 0 ||
-		    (rc = http("GET", path, NULL, &r)) != 0)
-			goto out;
-		rc = out_list(r, "devices", device_cols, nitems(device_cols));
-		goto out;
-	}
-	if (argc - 1 - optind != 1) {
-		rc = usage_err("usage: odvpn admin device list|show|add|set|del ID [options]");
-		goto out;
-	}
-	if (!seg_ok(argv[1 + optind])) {
-		rc = usage_err("\"%s\" is not a valid device id", argv[1 + optind]);
-		goto out;
-	}
-	xsnprintf(path, sizeof(path), "/v1/admin/devices/%s", argv[1 + optind]);
-	if (strcmp(verb, "show") == 0) {
-		if ((rc = http("GET", path, NULL, &r)) != 0)
-			goto out;
-		if (A.json) {
-			rc = out_obj(r, NULL, 0);
-			goto out;
-		}
-		show(r, device_show, nitems(device_show));
-		certs = json_object_get(r, "certificates");
-		if (json_array_size(certs) > 0) {
-			static const struct column cc[] = {
-				{ "SERIAL", "serial", C_TEXT },
-				{ "STATUS", "status", C_TEXT },
-				{ "NOT BEFORE", "not_before", C_TIME },
-				{ "NOT AFTER", "not_after", C_TIME },
-			};
+static int
+device_added(json_t *r, const char *id)
+{
+	return out_msg(r, "device %s registered to site %s (fingerprint %s)", id,
+	    jsonx_str(r, "site"), jsonx_str(r, "fingerprint"));
+}
 
-			printf("\nservice certificates:\n");
-			table(certs, cc, nitems(cc));
-		}
-		json_decref(r);
-	} else if (strcmp(verb, "add") == 0) {
-		json_object_set_new(b, "id", json_string(argv[1 + optind]));
-		if ((rc = http("POST", "/v1/admin/devices", b, &r)) == 0)
-			rc = out_msg(r, "device %s registered to site %s (fingerprint %s)",
-			    argv[1 + optind], jsonx_str(r, "site"), jsonx_str(r, "fingerprint"));
-	} else if (strcmp(verb, "set") == 0) {
-		if ((rc = http("PATCH", path, b, &r)) == 0)
-			rc = out_obj(r, device_show, nitems(device_show));
-	} else if (strcmp(verb, "del") == 0) {
-		if ((rc = http("DELETE", path, NULL, &r)) == 0)
-			rc = out_msg(r, "device %s deleted", argv[1 + optind]);
-	} else
-		rc = usage_err("device: unknown verb \"%s\"", verb);
-out:
-	json_decref(b);
-	return rc;
+static const struct crud device_crud = {
+	.noun = "device", .what = "device", .coll = "/v1/admin/devices",
+	.list_key = "devices", .filter = "site", .filter_arg = "SITE", .id_key = "id",
+	.id_what = "device id", .opts = device_opts, .opt = device_opt,
+	.cols = device_cols, .ncols = nitems(device_cols),
+	.show_cols = device_show, .nshow = nitems(device_show),
+	.after_show = device_after_show, .added = device_added,
+};
+
+static int
+cmd_device(int argc, char **argv)
+{
+	return crud_cmd(&device_crud, argc, argv);
 }
 
 /* ---- groups ------------------------------------------------------------ */
