@@ -197,6 +197,21 @@ center_actor(const struct center_peer *p, char *buf, size_t cap)
 	return buf;
 }
 
+int64_t
+path_id(const char *s)
+{
+	int64_t v = 0;
+
+	if (*s == '\0' || strlen(s) > 18)
+		return -1;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	return v > 0 ? v : -1;
+}
+
 bool
 name_valid(const char *s)
 {

@@ -48,6 +48,8 @@ int64_t	center_now(const struct center *);
 const char *center_actor(const struct center_peer *, char *buf, size_t cap);
 /* 1..63 of [A-Za-z0-9._-], starting with a letter or digit */
 bool	name_valid(const char *);
+/* a numeric id in a path (rules, grants): a positive decimal integer, or -1 */
+int64_t	path_id(const char *);
 /* a device id: the PKI's (an IKE ID_FQDN, lower-case LDH), at most 63 characters */
 bool	device_id_valid(const char *);
 /* commit the open transaction and fire center->changed; 500 in resp on failure */

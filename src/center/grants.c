@@ -428,25 +428,10 @@ h_grant_list(struct center *c, const struct center_req *req, const char *const *
 	resp_json(resp, 200, json_pack("{s:o}", "grants", out));
 }
 
-static int64_t
-grant_id_arg(const char *s)
-{
-	int64_t v = 0;
-
-	if (*s == '\0' || strlen(s) > 18)
-		return -1;
-	for (; *s != '\0'; s++) {
-		if (*s < '0' || *s > '9')
-			return -1;
-		v = v * 10 + (*s - '0');
-	}
-	return v > 0 ? v : -1;
-}
-
 static json_t *
 must_grant(struct center *c, const char *arg, struct center_resp *resp)
 {
-	int64_t id = grant_id_arg(arg);
+	int64_t id = path_id(arg);
 	json_t *row = id > 0 ? grant_row(c, id) : NULL;
 
 	if (row == NULL)

@@ -182,26 +182,10 @@ h_rule_list(struct center *c, const struct center_req *req, const char *const *a
 	resp_json(resp, 200, json_pack("{s:o}", "rules", out));
 }
 
-/* rule ids in paths: a positive decimal integer */
-static int64_t
-id_arg(const char *s)
-{
-	int64_t v = 0;
-
-	if (*s == '\0' || strlen(s) > 18)
-		return -1;
-	for (; *s != '\0'; s++) {
-		if (*s < '0' || *s > '9')
-			return -1;
-		v = v * 10 + (*s - '0');
-	}
-	return v > 0 ? v : -1;
-}
-
 static json_t *
 rule_row(struct center *c, const char *arg)
 {
-	int64_t id = id_arg(arg);
+	int64_t id = path_id(arg);
 	json_t *row = NULL;
 
 	if (id > 0)
