@@ -169,6 +169,28 @@ ike_rekey_send(struct ike_sa *sa)
 	return ike_msg_send_request(sa, IKE_X_CREATE_CHILD_SA, &c);
 }
 
+/*
+ * The IKE SA that replaces sa in an IKE rekey (RFC 7296 §2.18): same peer, same
+ * addresses and ports, and what the peer told us it supports (fragmentation,
+ * signature hashes, NAT-T) carries over; keys and SPIs are its own.
+ */
+static struct ike_sa *
+rekey_sa_new(struct ike_engine *e, const struct ike_sa *sa, bool initiator)
+{
+	struct ike_sa *nsa = ike_sa_new(e, initiator);
+
+	nsa->peer = sa->peer;
+	nsa->peer_known = true;
+	nsa->laddr = sa->laddr;
+	nsa->raddr = sa->raddr;
+	nsa->lport = sa->lport;
+	nsa->rport = sa->rport;
+	nsa->peer_frag = sa->peer_frag;
+	nsa->peer_hashes = sa->peer_hashes;
+	nsa->peer_natt = sa->peer_natt;
+	return nsa;
+}
+
 int
 ike_child_ike_rekey_start(struct ike_sa *sa)
 {
@@ -180,16 +202,7 @@ ike_child_ike_rekey_start(struct ike_sa *sa)
 		return 0;
 	}
 	ike_sa_clear_ctx(sa);
-	nsa = ike_sa_new(e, true);
-	nsa->peer = sa->peer;
-	nsa->peer_known = true;
-	nsa->laddr = sa->laddr;
-	nsa->raddr = sa->raddr;
-	nsa->lport = sa->lport;
-	nsa->rport = sa->rport;
-	nsa->peer_frag = sa->peer_frag;
-	nsa->peer_hashes = sa->peer_hashes;
-	nsa->peer_natt = sa->peer_natt;
+	nsa = rekey_sa_new(e, sa, true);
 	nsa->nilen = IKE_NONCE_LEN;
 	ike_random(e, nsa->ni, nsa->nilen);
 	sa->ctx.kind = REQ_REKEY_IKE;
@@ -271,17 +284,8 @@ ike_rekey_request(struct ike_sa *sa, struct ike_msg *m)
 		ike_respond_notify(sa, m, IKE_N_INVALID_KE_PAYLOAD, g, 2);
 		return;
 	}
-	nsa = ike_sa_new(e, false);
+	nsa = rekey_sa_new(e, sa, false);
 	memcpy(nsa->spi_i, s.spi, 8);
-	nsa->peer = sa->peer;
-	nsa->peer_known = true;
-	nsa->laddr = sa->laddr;
-	nsa->raddr = sa->raddr;
-	nsa->lport = sa->lport;
-	nsa->rport = sa->rport;
-	nsa->peer_frag = sa->peer_frag;
-	nsa->peer_hashes = sa->peer_hashes;
-	nsa->peer_natt = sa->peer_natt;
 	nsa->suite = s;
 	memcpy(nsa->ni, m->nonce.data, m->nonce.len);
 	nsa->nilen = m->nonce.len;
