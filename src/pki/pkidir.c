@@ -475,6 +475,19 @@ pki_dir_trust(const struct pki_dir *d, struct pki_trust **out, struct pki_err *e
 	return 0;
 }
 
+/* put a certificate just issued for the key under label into the device's key
+ * store, with its issuing CA and the root beside it, and record it in the index */
+static int
+install_issued(struct pki_dir *d, struct keystore *ks, const char *label, X509 *cert,
+    const char *ca_label, X509 *ca, enum pki_role role, struct pki_err *err)
+{
+	if (keystore_cert_store(ks, label, cert, err) == -1 ||
+	    keystore_cert_store(ks, ca_label, ca, err) == -1 ||
+	    keystore_cert_store(ks, PKI_LABEL_ROOT, d->root, err) == -1)
+		return -1;
+	return pki_dir_index_add(d->path, cert, role, err);
+}
+
 /* make room for a fresh key under label in ks: refused if one is there, unless
  * force (then the old key is removed) */
 static int
@@ -533,10 +546,8 @@ pki_dir_issue_device(struct pki_dir *d, struct keystore *ks, const char *device_
 	if (r == -1)
 		goto out;
 	r = -1;
-	if (keystore_cert_store(ks, PKI_LABEL_DEVICE, cert, err) == -1 ||
-	    keystore_cert_store(ks, PKI_LABEL_DEVICE_CA, d->device_ca, err) == -1 ||
-	    keystore_cert_store(ks, PKI_LABEL_ROOT, d->root, err) == -1 ||
-	    pki_dir_index_add(d->path, cert, PKI_ROLE_DEVICE, err) == -1)
+	if (install_issued(d, ks, PKI_LABEL_DEVICE, cert, PKI_LABEL_DEVICE_CA, d->device_ca,
+	    PKI_ROLE_DEVICE, err) == -1)
 		goto out;
 	if (out != NULL) {
 		*out = cert;
@@ -583,10 +594,8 @@ pki_dir_issue_service(struct pki_dir *d, struct keystore *ks, const char *device
 	    pki_service_issue(der, derlen, device_id, d->service_ca, ca_key, lifetime_s,
 	    &cert, err) == -1)
 		goto out;
-	if (keystore_cert_store(ks, PKI_LABEL_SERVICE, cert, err) == -1 ||
-	    keystore_cert_store(ks, PKI_LABEL_SERVICE_CA, d->service_ca, err) == -1 ||
-	    keystore_cert_store(ks, PKI_LABEL_ROOT, d->root, err) == -1 ||
-	    pki_dir_index_add(d->path, cert, PKI_ROLE_SERVICE, err) == -1)
+	if (install_issued(d, ks, PKI_LABEL_SERVICE, cert, PKI_LABEL_SERVICE_CA,
+	    d->service_ca, PKI_ROLE_SERVICE, err) == -1)
 		goto out;
 	if (out != NULL) {
 		*out = cert;
