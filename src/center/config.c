@@ -122,7 +122,7 @@ cfg_parse(const char *text, size_t len, const char *base, struct center_cfg *cfg
 		{ "max_waiters", JX_INT, false, 1, 1000000 },
 		{ "max_events", JX_INT, false, 1, 10000 },
 		{ "request_timeout_s", JX_INT, false, 5, 7200 },
-		{ "service_cert_lifetime_s", JX_INT, false, 3600, 366 * 86400 },
+		{ "service_cert_lifetime_s", JX_INT, false, 60, 366 * 86400 },
 		{ "grant_validity_s", JX_INT, false, 60, 366 * 86400 },
 		{ "crl_lifetime_s", JX_INT, false, 3600, 366 * 86400 },
 		{ "crypto", JX_OBJECT, false, 0, 0 },

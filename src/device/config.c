@@ -13,7 +13,7 @@
 #define CFG_MAX_BYTES	(1024 * 1024)
 
 static const struct jsonx_field top_fields[] = {
-	{ "device_id",		JX_STRING,	true,	1, IKE_ID_MAX - 1 },
+	{ "device_id",		JX_STRING,	false,	1, IKE_ID_MAX - 1 },
 	{ "keystore",		JX_STRING,	true,	1, DEVCFG_PATH_MAX - 1 },
 	{ "crl",		JX_STRING,	false,	1, DEVCFG_PATH_MAX - 1 },
 	{ "control_socket",	JX_STRING,	false,	1, 107 },
@@ -21,14 +21,21 @@ static const struct jsonx_field top_fields[] = {
 	{ "idle_timeout_s",	JX_INT,		false,	0, 86400 },
 	{ "tun",		JX_STRING,	false,	1, 15 },
 	{ "mtu",		JX_INT,		false,	1280, 9000 },
-	{ "lan_prefixes",	JX_ARRAY,	true,	1, DP_MAX_PREFIX },
-	{ "wan_address",	JX_STRING,	true,	2, 64 },
+	{ "lan_prefixes",	JX_ARRAY,	false,	1, DP_MAX_PREFIX },
+	{ "wan_address",	JX_STRING,	false,	2, 64 },
 	{ "ike_port",		JX_INT,		false,	1, 65535 },
 	{ "natt_port",		JX_INT,		false,	1, 65535 },
 	{ "queue_per_peer",	JX_INT,		false,	1, 4096 },
 	{ "replay_window",	JX_INT,		false,	64, 4096 },
 	{ "ike",		JX_OBJECT,	false,	0, 0 },
 	{ "peers",		JX_ARRAY,	false,	0, DEVCFG_MAX_PEERS },
+	{ "center",		JX_OBJECT,	false,	0, 0 },
+};
+
+static const struct jsonx_field center_fields[] = {
+	{ "url",		JX_STRING,	true,	9, 255 },
+	{ "root_fingerprint",	JX_STRING,	true,	64, 127 },
+	{ "cache",		JX_STRING,	false,	1, DEVCFG_PATH_MAX - 1 },
 };
 
 static const struct jsonx_field ike_fields[] = {
@@ -334,8 +341,40 @@ devcfg_parse(const char *text, size_t len, struct devcfg *cfg, char *err, size_t
 		fail(err, errlen, "top level", msg);
 		goto out;
 	}
-	copy_str(cfg->device_id, sizeof(cfg->device_id), jsonx_str(root, "device_id"));
 	copy_str(cfg->keystore, sizeof(cfg->keystore), jsonx_str(root, "keystore"));
+	if ((v = json_object_get(root, "center")) != NULL) {
+		if (jsonx_validate(v, center_fields, nitems(center_fields), msg,
+		    sizeof(msg)) == -1) {
+			fail(err, errlen, "center", msg);
+			goto out;
+		}
+		if (strncmp(jsonx_str(v, "url"), "https://", 8) != 0) {
+			fail(err, errlen, "center.url", "must be an https:// URL");
+			goto out;
+		}
+		if (json_object_get(root, "peers") != NULL) {
+			fail(err, errlen, "peers", "not allowed with \"center\": in managed "
+			    "mode the peers come from the center's grants");
+			goto out;
+		}
+		cfg->managed = true;
+		copy_str(cfg->center_url, sizeof(cfg->center_url), jsonx_str(v, "url"));
+		copy_str(cfg->center_pin, sizeof(cfg->center_pin),
+		    jsonx_str(v, "root_fingerprint"));
+		if (jsonx_str(v, "cache") != NULL)
+			copy_str(cfg->cache, sizeof(cfg->cache), jsonx_str(v, "cache"));
+	} else {
+		static const char *const need[] = { "device_id", "lan_prefixes", "wan_address" };
+
+		for (i = 0; i < nitems(need); i++)
+			if (json_object_get(root, need[i]) == NULL) {
+				fail(err, errlen, need[i], "required (or a \"center\" to "
+				    "take it from)");
+				goto out;
+			}
+	}
+	if (jsonx_str(root, "device_id") != NULL)
+		copy_str(cfg->device_id, sizeof(cfg->device_id), jsonx_str(root, "device_id"));
 	if ((s = jsonx_str(root, "crl")) != NULL)
 		copy_str(cfg->crl, sizeof(cfg->crl), s);
 	copy_str(cfg->control_socket, sizeof(cfg->control_socket),
@@ -351,10 +390,14 @@ devcfg_parse(const char *text, size_t len, struct devcfg *cfg, char *err, size_t
 	copy_str(cfg->dp.tun_name, sizeof(cfg->dp.tun_name),
 	    jsonx_str(root, "tun") ? jsonx_str(root, "tun") : "odvpn0");
 	cfg->dp.mtu = (int)jsonx_int(root, "mtu", 1400);
-	if (parse_prefixes(json_object_get(root, "lan_prefixes"), cfg->dp.local,
-	    DP_MAX_PREFIX, &cfg->dp.nlocal, "lan_prefixes", err, errlen) == -1)
+	cfg->local_lan = json_object_get(root, "lan_prefixes") != NULL;
+	cfg->local_wan = json_object_get(root, "wan_address") != NULL;
+	cfg->local_natt = json_object_get(root, "natt_port") != NULL;
+	if (cfg->local_lan && parse_prefixes(json_object_get(root, "lan_prefixes"),
+	    cfg->dp.local, DP_MAX_PREFIX, &cfg->dp.nlocal, "lan_prefixes", err, errlen) == -1)
 		goto out;
-	if (ipaddr_parse(jsonx_str(root, "wan_address"), &cfg->dp.wan_addr) == -1) {
+	if (cfg->local_wan &&
+	    ipaddr_parse(jsonx_str(root, "wan_address"), &cfg->dp.wan_addr) == -1) {
 		fail(err, errlen, "wan_address", "not an IP address");
 		goto out;
 	}

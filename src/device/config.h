@@ -36,6 +36,12 @@ struct devcfg {
 	struct ike_config ike;				/* timers, groups, esn (cert/cas set later) */
 	struct devcfg_peer *peers;
 	size_t		npeers;
+	/* managed mode: a "center" object in the file (docs/DEVICE.md) */
+	bool		managed;
+	char		center_url[256];
+	char		center_pin[128];	/* the root's SHA-256 fingerprint */
+	char		cache[DEVCFG_PATH_MAX];	/* the last document from the center */
+	bool		local_lan, local_wan, local_natt;	/* set here, not by the center */
 };
 
 /* 0 on success; -1 with a message naming the file, field and problem in err */

@@ -8,6 +8,7 @@
 
 #include "device/control.h"
 #include "device/daemon.h"
+#include "device/daemon_int.h"
 #include "device/dataplane.h"
 #include "device/ike/ike.h"
 #include "lib/log.h"
@@ -15,53 +16,7 @@
 #include "pki/keystore.h"
 #include "pki/pki.h"
 
-#define HISTORY_MAX		32	/* closed SAs shown by `odvpn status` */
-#define IDLE_CHECK_MS		500
-#define STOP_GRACE_MS		1500
-
-/* what the daemon tracks per configured peer, beside the engine and data plane */
-struct peer_state {
-	const struct devcfg_peer *cfg;
-	bool		 connecting;
-	uint64_t	 connect_ms;		/* when IKE was started */
-	uint64_t	 up_ms;			/* when the current CHILD SA came up, 0 if none */
-	unsigned	 nchild;		/* CHILD SA pairs installed in the data plane */
-	char		 cert_serial[PKI_SERIAL_HEX_MAX];	/* of the authenticated peer */
-	char		 last_down[96];		/* why the last SA ended */
-	struct ctl_conn	*waiters[8];		/* `odvpn connect` clients awaiting the SA */
-	size_t		 nwaiters;
-};
-
-struct closed_sa {
-	char		peer[PEER_NAME_MAX];
-	uint32_t	spi_in, spi_out;
-	char		reason[96];
-	int64_t		when;			/* wall clock */
-};
-
-struct daemon {
-	struct event_base	*base;
-	struct devcfg		 cfg;
-	struct dp		*dp;
-	struct ike_engine	*ike;
-	struct control		*ctl;
-	struct keystore		*ks;
-	struct keystore_key	*key;		/* the service key (tier 2) */
-	enum pki_alg		 key_alg;
-	X509			*cert;		/* our service certificate */
-	X509			*root;
-	X509			*service_ca;
-	struct pki_trust	*trust;
-	struct peer_state	*ps;		/* cfg.npeers entries */
-	struct event		*ike_timer;
-	struct event		*idle_timer;
-	struct event		*stop_timer;
-	struct closed_sa	 history[HISTORY_MAX];
-	size_t			 nhistory;	/* total ever; ring index = n % MAX */
-	bool			 stopping;
-};
-
-static struct peer_state *
+struct peer_state *
 peer_state(struct daemon *d, const char *name)
 {
 	for (size_t i = 0; i < d->cfg.npeers; i++)
@@ -70,7 +25,7 @@ peer_state(struct daemon *d, const char *name)
 	return NULL;
 }
 
-static void
+void
 waiters_reply(struct peer_state *p, bool ok, const char *error)
 {
 	uint64_t took = now_mono_ms() - p->connect_ms;
@@ -89,7 +44,7 @@ waiters_reply(struct peer_state *p, bool ok, const char *error)
 
 /* ---- the IKE timer: the engine says when it next needs to run ---------- */
 
-static void
+void
 ike_schedule(struct daemon *d)
 {
 	uint64_t ms = ike_tick(d->ike);
@@ -173,8 +128,14 @@ op_verify_peer(void *arg, X509 *cert, STACK_OF(X509) *untrusted, const char *pee
 	struct peer_state *p;
 	struct pki_err perr;
 
+	char serial[PKI_SERIAL_HEX_MAX];
+
 	if (pki_verify(d->trust, cert, &opts, NULL, &perr) == -1) {
 		xsnprintf(err, errlen, "%s", perr.msg);
+		return -1;
+	}
+	if (pki_cert_serial(cert, serial) == 0 && managed_revoked(d, serial)) {
+		xsnprintf(err, errlen, "certificate %s is revoked (the center's list)", serial);
 		return -1;
 	}
 	if (pc != NULL && (p = peer_state(d, pc->ike.name)) != NULL)
@@ -188,7 +149,8 @@ op_find_peer(void *arg, const char *peer_id, const struct ipaddr *from)
 	struct daemon *d = arg;
 	const struct devcfg_peer *pc = devcfg_peer_by_id(&d->cfg, peer_id);
 
-	return pc == NULL ? NULL : &pc->ike;
+	/* a closed peer (managed mode: no grant in force toward us) is refused */
+	return pc == NULL || pc->dp.closed ? NULL : &pc->ike;
 }
 
 static void
@@ -220,6 +182,10 @@ op_child_up(void *arg, const struct child_sa *sa)
 	else
 		log_info("peer=%s: tunnel up (peer initiated), spi in %08x out %08x, %s === %s%s",
 		    sa->peer, sa->spi_in, sa->spi_out, ts_l, ts_r, sa->esn ? ", ESN" : "");
+	managed_event(d, "sa_up", sa->peer, p->connecting ? "initiated" : "peer initiated",
+	    json_pack("{s:s, s:s, s:s, s:I}", "local_ts", ts_l, "remote_ts", ts_r, "serial",
+	    p->cert_serial, "setup_ms", (json_int_t)(p->connecting ?
+	    now_mono_ms() - p->connect_ms : 0)));
 	p->connecting = false;
 	if (p->up_ms == 0)
 		p->up_ms = now_mono_ms();
@@ -233,7 +199,18 @@ op_child_down(void *arg, const char *peer, uint32_t spi_in, uint32_t spi_out,
 	struct daemon *d = arg;
 	struct peer_state *p = peer_state(d, peer);
 	struct closed_sa *h = &d->history[d->nhistory++ % HISTORY_MAX];
+	struct dp_sa_info sas[64];
+	size_t n = dp_list_sas(d->dp, sas, nitems(sas));
 
+	/* the tunnel's totals, for the audit trail's flow summary */
+	for (size_t i = 0; p != NULL && i < n; i++) {
+		if (sas[i].spi_in != spi_in)
+			continue;
+		p->bytes_in += sas[i].bytes_in;
+		p->bytes_out += sas[i].bytes_out;
+		p->pkts_in += sas[i].pkts_in;
+		p->pkts_out += sas[i].pkts_out;
+	}
 	dp_sa_del(d->dp, spi_in);
 	xsnprintf(h->peer, sizeof(h->peer), "%s", peer);
 	h->spi_in = spi_in;
@@ -247,6 +224,11 @@ op_child_down(void *arg, const char *peer, uint32_t spi_in, uint32_t spi_out,
 	if (p->nchild > 0)
 		p->nchild--;
 	if (p->nchild == 0) {
+		managed_event(d, "sa_down", peer, reason, json_pack("{s:I, s:I, s:I, s:I, s:I}",
+		    "bytes_in", (json_int_t)p->bytes_in, "bytes_out", (json_int_t)p->bytes_out,
+		    "packets_in", (json_int_t)p->pkts_in, "packets_out", (json_int_t)p->pkts_out,
+		    "up_s", (json_int_t)(p->up_ms ? (now_mono_ms() - p->up_ms) / 1000 : 0)));
+		p->bytes_in = p->bytes_out = p->pkts_in = p->pkts_out = 0;
 		p->up_ms = 0;
 		xsnprintf(p->last_down, sizeof(p->last_down), "%s", reason);
 	}
@@ -278,6 +260,7 @@ op_event(void *arg, enum ike_event ev, const char *peer, const char *detail)
 		break;
 	case IKE_EV_AUTH_FAILED:
 		log_warn("peer=%s: handshake refused: %s", who, detail);
+		managed_event(d, "ike_refused", who, detail, NULL);
 		if (p != NULL) {
 			if (p->connecting)
 				dp_sa_failed(d->dp, peer);
@@ -307,7 +290,7 @@ op_event(void *arg, enum ike_event ev, const char *peer, const char *detail)
 
 /* ---- data plane → daemon ------------------------------------------------ */
 
-static void
+void
 peer_connect(struct daemon *d, struct peer_state *p, const char *why)
 {
 	if (p->connecting || p->up_ms != 0 || d->stopping)
@@ -332,6 +315,10 @@ op_need_sa(void *arg, const char *peer)
 
 	if (p == NULL || !p->cfg->on_demand)
 		return;
+	if (p->cfg->dp.closed) {
+		managed_need_grant(d, peer, NULL);
+		return;
+	}
 	peer_connect(d, p, "on demand: first packet queued");
 }
 
@@ -368,6 +355,8 @@ op_drop_event(void *arg, enum dp_drop why, const char *peer, const uint8_t *pkt,
 	}
 	log_warn("policy drop: %s, peer=%s, %s -> %s", dp_drop_name(why),
 	    peer != NULL ? peer : "-", src, dst);
+	managed_event(arg, "policy_drop", peer, dp_drop_name(why),
+	    json_pack("{s:s, s:s}", "src", src, "dst", dst));
 }
 
 /* the data plane is running out of sequence numbers on an SA: rekey it now */
@@ -442,13 +431,20 @@ ctl_peers(struct daemon *d)
 		const struct peer_state *p = &d->ps[i];
 		const struct devcfg_peer *c = p->cfg;
 
-		ipaddr_format(&c->ike.addr, addr, sizeof(addr));
-		json_array_append_new(peers, json_pack("{s:s, s:s, s:s, s:i, s:o, s:s, s:b, s:I, s:s}",
+		json_t *o;
+
+		if (c->ike.addr.af != 0)
+			ipaddr_format(&c->ike.addr, addr, sizeof(addr));
+		else
+			xsnprintf(addr, sizeof(addr), "-");
+		o = json_pack("{s:s, s:s, s:s, s:i, s:o, s:s, s:b, s:I, s:s}",
 		    "name", c->ike.name, "id", c->ike.id, "address", addr, "port", c->ike.port,
 		    "prefixes", json_prefixes(c->dp.remote, c->dp.nremote),
 		    "state", peer_state_name(p), "on_demand", c->on_demand,
 		    "up_s", (json_int_t)(p->up_ms ? (now_mono_ms() - p->up_ms) / 1000 : 0),
-		    "last_down", p->last_down));
+		    "last_down", p->last_down);
+		managed_peer_status(d, p, o);
+		json_array_append_new(peers, o);
 	}
 	return json_pack("{s:b, s:s, s:o}", "ok", 1, "device", d->cfg.device_id,
 	    "peers", peers);
@@ -503,7 +499,9 @@ ctl_status(struct daemon *d)
 	for (int r = 0; r < DP_DROP__COUNT; r++)
 		json_object_set_new(jdrops, dp_drop_name((enum dp_drop)r),
 		    json_integer((json_int_t)ds.drops[r]));
-	return json_pack("{s:b, s:s, s:o, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:o}, "
+	json_t *r;
+
+	r = json_pack("{s:b, s:s, s:o, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:o}, "
 	    "s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
 	    "ok", 1, "device", d->cfg.device_id, "ike_sas", jike, "child_sas", jchild,
 	    "closed", jclosed,
@@ -517,6 +515,9 @@ ctl_status(struct daemon *d)
 	    "dropped_half_open_cap", (json_int_t)is.dropped_half_open_cap,
 	    "cookies_sent", (json_int_t)is.cookies_sent, "auth_failed", (json_int_t)is.auth_failed,
 	    "sa_up", (json_int_t)is.sa_up, "rekeys", (json_int_t)is.rekeys);
+	if (r != NULL && d->m != NULL)
+		json_object_set_new(r, "center", managed_status(d));
+	return r;
 }
 
 static json_t *
@@ -538,7 +539,15 @@ ctl_handle(void *arg, struct ctl_conn *c, const json_t *req)
 		    "disconnect)", cmd);
 	if (!json_is_string(jpeer))
 		return control_error("\"%s\" needs a string \"peer\"", cmd);
-	if ((p = peer_state(d, json_string_value(jpeer))) == NULL)
+	p = peer_state(d, json_string_value(jpeer));
+	if (strcmp(cmd, "connect") == 0 && d->m != NULL && (p == NULL || p->cfg->dp.closed) &&
+	    strlen(json_string_value(jpeer)) < PEER_NAME_MAX) {
+		/* managed: no grant yet, apply (the center decides, even for a site
+		 * we do not know: its refusal is recorded there) */
+		managed_need_grant(d, json_string_value(jpeer), c);
+		return NULL;
+	}
+	if (p == NULL)
 		return control_error("no peer named \"%.64s\" (see odvpn peers)",
 		    json_string_value(jpeer));
 	if (strcmp(cmd, "disconnect") == 0) {
@@ -546,6 +555,7 @@ ctl_handle(void *arg, struct ctl_conn *c, const json_t *req)
 			return control_error("peer %s has no tunnel", p->cfg->ike.name);
 		log_info("peer=%s: disconnect requested by the administrator",
 		    p->cfg->ike.name);
+		managed_event(d, "disconnect", p->cfg->ike.name, "administrator request", NULL);
 		ike_disconnect(d->ike, p->cfg->ike.name, "administrator request");
 		ike_schedule(d);
 		return json_pack("{s:b, s:s, s:s}", "ok", 1, "peer", p->cfg->ike.name,
@@ -557,6 +567,7 @@ ctl_handle(void *arg, struct ctl_conn *c, const json_t *req)
 	if (p->nwaiters == nitems(p->waiters))
 		return control_error("too many clients waiting for peer %s", p->cfg->ike.name);
 	p->waiters[p->nwaiters++] = c;
+	managed_event(d, "connect", p->cfg->ike.name, "administrator request", NULL);
 	peer_connect(d, p, "explicit connect");
 	return NULL;
 }
@@ -566,6 +577,7 @@ ctl_gone(void *arg, struct ctl_conn *c)
 {
 	struct daemon *d = arg;
 
+	managed_ctl_gone(d, c);
 	for (size_t i = 0; i < d->cfg.npeers; i++) {
 		struct peer_state *p = &d->ps[i];
 
@@ -580,7 +592,7 @@ ctl_gone(void *arg, struct ctl_conn *c)
 
 /* ---- set-up ------------------------------------------------------------- */
 
-static int
+int
 load_trust(struct daemon *d, char *err, size_t errlen)
 {
 	struct pki_trust *trust;
@@ -730,6 +742,119 @@ daemon_reload_crl(struct daemon *d)
 	ike_schedule(d);
 }
 
+/* the same IKE identity and selectors: an SA made for the old may stay */
+static bool
+peer_same_sa(const struct devcfg_peer *a, const struct devcfg_peer *b)
+{
+	return strcmp(a->ike.id, b->ike.id) == 0 &&
+	    a->ike.nlocal_ts == b->ike.nlocal_ts && a->ike.nremote_ts == b->ike.nremote_ts &&
+	    memcmp(a->ike.local_ts, b->ike.local_ts, a->ike.nlocal_ts *
+	    sizeof(a->ike.local_ts[0])) == 0 &&
+	    memcmp(a->ike.remote_ts, b->ike.remote_ts, a->ike.nremote_ts *
+	    sizeof(a->ike.remote_ts[0])) == 0;
+}
+
+void
+daemon_set_peers(struct daemon *d, struct devcfg_peer *peers, size_t n)
+{
+	struct peer_state *ps = xcalloc(n > 0 ? n : 1, sizeof(*ps));
+	struct dp_peer *dpeers = xcalloc(n > 0 ? n : 1, sizeof(*dpeers));
+	struct devcfg_peer *old = d->cfg.peers;
+	struct peer_state *ops = d->ps;
+	size_t on = d->cfg.npeers, i, k;
+	char gone[DEVCFG_MAX_PEERS][PEER_NAME_MAX];
+	const char *why[DEVCFG_MAX_PEERS];
+	size_t ngone = 0;
+
+	for (i = 0; i < n; i++) {
+		ps[i].cfg = &peers[i];
+		dpeers[i] = peers[i].dp;
+	}
+	/* state carried over by name; which tunnels must close */
+	for (k = 0; k < on; k++) {
+		struct peer_state *o = &ops[k];
+		bool active = o->up_ms != 0 || o->connecting;
+
+		for (i = 0; i < n; i++)
+			if (strcmp(peers[i].ike.name, o->cfg->ike.name) == 0)
+				break;
+		if (i < n) {
+			struct peer_state keep = *o;
+
+			keep.cfg = &peers[i];
+			ps[i] = keep;
+		}
+		if (!active || ngone == nitems(gone))
+			continue;
+		if (i == n || peers[i].dp.closed)
+			why[ngone] = "grant withdrawn";
+		else if (!peer_same_sa(&peers[i], o->cfg))
+			why[ngone] = "grant changed";
+		else
+			continue;
+		xsnprintf(gone[ngone++], PEER_NAME_MAX, "%s", o->cfg->ike.name);
+		if (i == n)
+			waiters_reply(o, false, "the grant was withdrawn");
+	}
+	d->cfg.peers = peers;
+	d->cfg.npeers = n;
+	d->ps = ps;
+	if (dp_set_peers(d->dp, dpeers, n) == -1)
+		log_error("the data plane refused the new peer table; routes may be stale");
+	free(dpeers);
+	free(old);
+	free(ops);
+	for (k = 0; k < ngone; k++) {
+		log_warn("peer=%s: %s, closing the tunnel", gone[k], why[k]);
+		ike_disconnect(d->ike, gone[k], why[k]);
+	}
+	ike_schedule(d);
+}
+
+int
+daemon_reload_identity(struct daemon *d, char *err, size_t errlen)
+{
+	struct pki_verify_opts opts = {
+		.roles = PKI_ROLE_BIT(PKI_ROLE_SERVICE),
+		.identity = d->cfg.device_id,
+	};
+	struct keystore_key *key = NULL;
+	X509 *cert = NULL, *ca = NULL;
+	struct pki_err perr;
+
+	if (keystore_key_load(d->ks, PKI_LABEL_SERVICE, &key, &perr) == -1 ||
+	    keystore_cert_load(d->ks, PKI_LABEL_SERVICE, &cert, &perr) == -1 ||
+	    keystore_cert_load(d->ks, PKI_LABEL_SERVICE_CA, &ca, &perr) == -1) {
+		xsnprintf(err, errlen, "key store %s: %s", d->cfg.keystore, perr.msg);
+		goto fail;
+	}
+	X509_free(d->service_ca);
+	d->service_ca = ca;
+	ca = NULL;
+	if (load_trust(d, err, errlen) == -1)
+		goto fail;
+	if (pki_verify(d->trust, cert, &opts, NULL, &perr) == -1) {
+		xsnprintf(err, errlen, "the new service certificate is not usable: %s",
+		    perr.msg);
+		goto fail;
+	}
+	if (ike_set_cert(d->ike, cert) == -1) {
+		xsnprintf(err, errlen, "the new service certificate has an unusable key");
+		goto fail;
+	}
+	keystore_key_free(d->key);
+	d->key = key;
+	d->key_alg = keystore_key_alg(key);
+	X509_free(d->cert);
+	d->cert = cert;
+	return 0;
+fail:
+	keystore_key_free(key);
+	X509_free(cert);
+	X509_free(ca);
+	return -1;
+}
+
 static void
 stop_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -766,6 +891,7 @@ daemon_free(struct daemon *d)
 {
 	if (d == NULL)
 		return;
+	managed_free(d);
 	for (size_t i = 0; i < d->cfg.npeers; i++)
 		waiters_reply(&d->ps[i], false, "odvpnd is stopping");
 	control_free(d->ctl);

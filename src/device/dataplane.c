@@ -430,6 +430,10 @@ dp_lan_input(struct dp *dp, size_t len)
 		return;
 	}
 	p = &dp->peers[idx];
+	if (p->cfg.closed) {
+		dp_enqueue(dp, p, pkt, len);
+		return;
+	}
 	if (!pol_rules_allow(p->cfg.rules, p->cfg.nrules, DP_DIR_OUT, &pp)) {
 		dp_drop(dp, DP_DROP_RULE, p->cfg.name, pkt, len);
 		return;
@@ -518,7 +522,7 @@ dp_esp_input(struct dp *dp, uint8_t *data, size_t len)
 		dp_drop(dp, DP_DROP_SELECTOR, pname, inner.pkt, pp.len);
 		return;
 	}
-	if (!pol_rules_allow(p->cfg.rules, p->cfg.nrules, DP_DIR_IN, &pp)) {
+	if (p->cfg.closed || !pol_rules_allow(p->cfg.rules, p->cfg.nrules, DP_DIR_IN, &pp)) {
 		dp_drop(dp, DP_DROP_RULE, pname, inner.pkt, pp.len);
 		return;
 	}
@@ -866,6 +870,10 @@ dp_sa_add(struct dp *dp, const struct child_sa *c)
 	}
 	if ((idx = dp_peer_index(dp, c->peer)) == DP_NONE) {
 		log_error("dataplane: peer=%s: SA for an unknown peer", c->peer);
+		return -1;
+	}
+	if (dp->peers[idx].cfg.closed) {
+		log_error("dataplane: peer=%s: SA refused, the peer is closed", c->peer);
 		return -1;
 	}
 	if (dp_sa_lookup(dp, c->spi_in) != NULL) {

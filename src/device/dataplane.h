@@ -54,6 +54,11 @@ struct dp_peer {
 	size_t		nremote;
 	struct dp_rule	rules[DP_MAX_RULES];
 	size_t		nrules;
+	/* added: nothing passes either way (a site we may apply for, with no grant
+	 * yet): LAN packets toward it are queued and need_sa is asked, as for a
+	 * peer without an SA; no SA can be added, and the queue is re-checked
+	 * against the rules when it is flushed through the SA of a later grant */
+	bool		closed;
 };
 
 struct dp_config {

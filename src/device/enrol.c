@@ -111,6 +111,15 @@ url_host(const char *url, char *host, size_t cap)
 	return r == -1 ? -1 : 0;
 }
 
+static int
+xfer_cancel(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+    curl_off_t ulnow)
+{
+	const atomic_bool *cancel = arg;
+
+	return atomic_load(cancel) ? 1 : 0;
+}
+
 int
 enrol_request(const struct enrol_http *req, struct enrol_answer *ans, char *err,
     size_t errlen)
@@ -158,6 +167,11 @@ enrol_request(const struct enrol_http *req, struct enrol_answer *ans, char *err,
 	curl_easy_setopt(cu, CURLOPT_TIMEOUT, req->timeout_s > 0 ? req->timeout_s :
 	    (long)ENROL_TIMEOUT_S);
 	curl_easy_setopt(cu, CURLOPT_NOSIGNAL, 1L);
+	if (req->cancel != NULL) {
+		curl_easy_setopt(cu, CURLOPT_XFERINFOFUNCTION, xfer_cancel);
+		curl_easy_setopt(cu, CURLOPT_XFERINFODATA, (void *)req->cancel);
+		curl_easy_setopt(cu, CURLOPT_NOPROGRESS, 0L);
+	}
 	hdr = curl_slist_append(hdr, "Accept: application/json");
 	if (req->body != NULL) {
 		hdr = curl_slist_append(hdr, "Content-Type: application/json");
@@ -166,7 +180,10 @@ enrol_request(const struct enrol_http *req, struct enrol_answer *ans, char *err,
 	curl_easy_setopt(cu, CURLOPT_HTTPHEADER, hdr);
 	rc = curl_easy_perform(cu);
 	if (rc != CURLE_OK) {
-		if (st.refused)
+		ans->untrusted = st.refused;
+		if (rc == CURLE_ABORTED_BY_CALLBACK)
+			xsnprintf(err, errlen, "the request to %s was cancelled", req->url);
+		else if (st.refused)
 			xsnprintf(err, errlen, "the center at %s is not trusted: %s", req->url,
 			    st.why.msg);
 		else if (b.over)
@@ -282,8 +299,8 @@ out:
 
 /* the directory of a file key store URI (the forms keystore_open accepts): where
  * the CRL goes by default */
-static int
-ks_dir(const char *uri, char *out, size_t cap)
+int
+enrol_ks_dir(const char *uri, char *out, size_t cap)
 {
 	const char *loc = uri;
 
@@ -450,6 +467,7 @@ enrol_run(const struct enrol_opts *o, struct enrol_result *res, char *err, size_
 	int r = -1;
 
 	memset(res, 0, sizeof(*res));
+	res->failure = ENROL_FAIL_LOCAL;
 	if (o->center == NULL || url_host(o->center, host, sizeof(host)) == -1 ||
 	    base_url(o->center, o->renew ? "/v1/renew" : "/v1/enroll", url, sizeof(url)) ==
 	    -1) {
@@ -463,7 +481,7 @@ enrol_run(const struct enrol_opts *o, struct enrol_result *res, char *err, size_
 	OPENSSL_cleanse(pin, sizeof(pin));
 	if (o->crl_path != NULL)
 		xsnprintf(res->crl_path, sizeof(res->crl_path), "%s", o->crl_path);
-	else if (ks_dir(o->keystore, dir, sizeof(dir)) == -1) {
+	else if (enrol_ks_dir(o->keystore, dir, sizeof(dir)) == -1) {
 		xsnprintf(err, errlen, "key store %s is not a directory: name a CRL file "
 		    "with --crl", o->keystore);
 		return -1;
@@ -503,6 +521,7 @@ enrol_run(const struct enrol_opts *o, struct enrol_result *res, char *err, size_
 	if (keystore_cert_load(ks, PKI_LABEL_ROOT, &root, &perr) == 0) {
 		res->root_in_store = true;
 		if (pki_pin_check(root, o->pin, &perr) == -1) {
+			res->failure = ENROL_FAIL_UNTRUSTED;
 			xsnprintf(err, errlen, "refused: the key store's %s; nothing was "
 			    "changed", perr.msg);
 			goto out;
@@ -542,17 +561,23 @@ enrol_run(const struct enrol_opts *o, struct enrol_result *res, char *err, size_
 		const struct enrol_http req = { .url = url, .method = "POST", .body = body,
 		    .key = dkey, .cert = dcert, .root = root, .timeout_s = o->timeout_s };
 
-		if (enrol_request(&req, &ans, err, errlen) == -1)
+		if (enrol_request(&req, &ans, err, errlen) == -1) {
+			res->failure = ans.untrusted ? ENROL_FAIL_UNTRUSTED :
+			    ENROL_FAIL_UNREACHABLE;
 			goto out;
+		}
 	}
 	if (ans.status != 201) {
+		res->failure = ans.status >= 500 ? ENROL_FAIL_UNREACHABLE : ENROL_FAIL_REFUSED;
 		answer_error(&ans, what, err, errlen);
 		goto out;
 	}
 	if (answer_parse(ans.body, &a, err, errlen) == -1 ||
 	    answer_verify(o, &ans, host, &a, skey, res->device_id, &service_ca, err,
-	    errlen) == -1)
+	    errlen) == -1) {
+		res->failure = ENROL_FAIL_UNTRUSTED;
 		goto out;
+	}
 
 	/* install: public objects first, the key and its certificate last */
 	if (a.crl != NULL && pki_crl_save(res->crl_path, a.crl, &perr) == -1) {

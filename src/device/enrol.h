@@ -21,6 +21,7 @@
 #ifndef ODVPN_DEVICE_ENROL_H
 #define ODVPN_DEVICE_ENROL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -49,6 +50,8 @@ struct enrol_http {
 						   center is not verified in the handshake
 						   and its chain is returned (see above) */
 	long			 timeout_s;	/* 0: ENROL_TIMEOUT_S */
+	const atomic_bool	*cancel;	/* optional: set from another thread, the
+						   request is abandoned within ~1 s */
 };
 
 struct enrol_answer {
@@ -57,6 +60,7 @@ struct enrol_answer {
 	size_t		 len;
 	X509		*server;	/* only when root was NULL: the center's certificate */
 	STACK_OF(X509)	*server_chain;	/* and the certificates it sent */
+	bool		 untrusted;	/* -1 because the center's certificate was refused */
 };
 
 /*
@@ -79,6 +83,9 @@ void	 enrol_answer_free(struct enrol_answer *);
 int	 enrol_get(const char *ks_uri, const char *label, const char *center_url,
 	    const char *path, char **body, char *err, size_t errlen);
 
+/* the directory of a file key store URI ("file:/d", "/d"); -1 for other schemes */
+int	 enrol_ks_dir(const char *uri, char *out, size_t cap);
+
 /* ---- enrolment and renewal ------------------------------------------- */
 
 struct enrol_opts {
@@ -92,7 +99,16 @@ struct enrol_opts {
 	long		 timeout_s;	/* 0: ENROL_TIMEOUT_S */
 };
 
+/* why enrol_run failed: what a daemon does next depends on it */
+enum enrol_failure {
+	ENROL_FAIL_LOCAL,		/* key store, arguments: fix and restart */
+	ENROL_FAIL_UNREACHABLE,		/* no answer: try again later */
+	ENROL_FAIL_REFUSED,		/* the center said no (unregistered, suspended…) */
+	ENROL_FAIL_UNTRUSTED,		/* the center is not the pinned one: stop */
+};
+
 struct enrol_result {
+	enum enrol_failure failure;	/* when enrol_run returned -1 */
 	char	device_id[PKI_NAME_MAX];
 	char	site[64];
 	char	serial[PKI_SERIAL_HEX_MAX];

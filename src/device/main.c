@@ -24,6 +24,14 @@ usage(FILE *f)
 	    "  --syslog          log to syslog instead of stderr\n");
 }
 
+static volatile sig_atomic_t prep_stopped;
+
+static void
+prep_signal(int sig)
+{
+	prep_stopped = 1;
+}
+
 static void
 on_signal(evutil_socket_t sig, short what, void *arg)
 {
@@ -53,7 +61,8 @@ main(int argc, char **argv)
 	struct event_base *base;
 	struct devcfg cfg;
 	struct daemon *d;
-	char err[512];
+	char err[512], *doc = NULL;
+	size_t doclen = 0;
 	int ch;
 
 	while ((ch = getopt_long(argc, argv, "c:nl:sh", longopts, NULL)) != -1) {
@@ -76,7 +85,10 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (check) {
-		printf("%s: configuration OK (%zu peers)\n", path, cfg.npeers);
+		if (cfg.managed)
+			printf("%s: configuration OK (managed by %s)\n", path, cfg.center_url);
+		else
+			printf("%s: configuration OK (%zu peers)\n", path, cfg.npeers);
 		devcfg_free(&cfg);
 		return 0;
 	}
@@ -92,10 +104,28 @@ main(int argc, char **argv)
 		log_set_level(l);
 	}
 	signal(SIGPIPE, SIG_IGN);
+	if (cfg.managed) {
+		/* enrolment may wait for the center: a signal ends the wait */
+		signal(SIGTERM, prep_signal);
+		signal(SIGINT, prep_signal);
+		if (managed_prepare(&cfg, &prep_stopped, &doc, &doclen, err,
+		    sizeof(err)) == -1) {
+			log_error("%s", err);
+			devcfg_free(&cfg);
+			return prep_stopped ? 0 : 1;
+		}
+	}
 	base = event_base_new();
 	if ((d = daemon_new(base, &cfg, err, sizeof(err))) == NULL) {
 		log_error("%s", err);
+		free(doc);
 		devcfg_free(&cfg);
+		event_base_free(base);
+		return 1;
+	}
+	if (doc != NULL && daemon_manage(d, doc, doclen, err, sizeof(err)) == -1) {
+		log_error("%s", err);
+		daemon_free(d);
 		event_base_free(base);
 		return 1;
 	}

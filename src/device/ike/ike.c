@@ -126,6 +126,55 @@ ike_new(const struct ike_config *cfg, const struct ike_ops *ops)
 	return e;
 }
 
+int
+ike_set_cert(struct ike_engine *e, X509 *cert)
+{
+	unsigned char *der = NULL;
+	EVP_PKEY *pub;
+	int n;
+
+	if ((n = i2d_X509(cert, &der)) <= 0 || (pub = X509_get_pubkey(cert)) == NULL) {
+		OPENSSL_free(der);
+		return -1;
+	}
+	if (sig_choose_md(pub, 0) == NID_undef) {
+		EVP_PKEY_free(pub);
+		OPENSSL_free(der);
+		return -1;
+	}
+	X509_up_ref(cert);
+	X509_free(e->cfg.cert);
+	e->cfg.cert = cert;
+	EVP_PKEY_free(e->pubkey);
+	e->pubkey = pub;
+	free(e->cert_der);
+	e->cert_der = xmalloc((size_t)n);
+	memcpy(e->cert_der, der, (size_t)n);
+	e->cert_der_len = (size_t)n;
+	OPENSSL_free(der);
+	return 0;
+}
+
+int
+ike_set_policy(struct ike_engine *e, const struct ike_policy *pol)
+{
+	size_t i;
+
+	if (pol->dh_groups[0] == 0)
+		return -1;
+	for (i = 0; i < nitems(pol->dh_groups) && pol->dh_groups[i]; i++)
+		if (!dh_supported(pol->dh_groups[i]))
+			return -1;
+	memcpy(e->cfg.dh_groups, pol->dh_groups, sizeof(e->cfg.dh_groups));
+	e->cfg.esn = pol->esn;
+	e->cfg.child_pfs = pol->child_pfs;
+	if (pol->ike_rekey_s != 0)
+		e->cfg.ike_rekey_s = pol->ike_rekey_s;
+	if (pol->child_rekey_s != 0)
+		e->cfg.child_rekey_s = pol->child_rekey_s;
+	return 0;
+}
+
 void
 ike_free(struct ike_engine *e)
 {

@@ -100,6 +100,19 @@ struct ike_engine;
 struct ike_engine *ike_new(const struct ike_config *, const struct ike_ops *);
 void	ike_free(struct ike_engine *);		/* wipes every key; sends nothing */
 
+/* added: our certificate for SAs set up from now on (a renewed service
+ * certificate; the key behind ops->sign must change at the same moment). SAs
+ * already up are not touched. 0, or -1 if the certificate is unusable */
+int	ike_set_cert(struct ike_engine *, X509 *);
+/* added: the crypto policy pushed by the center, for SAs set up from now on */
+struct ike_policy {
+	int		dh_groups[4];		/* 0-terminated, at least one */
+	bool		esn;
+	bool		child_pfs;
+	uint32_t	ike_rekey_s;		/* 0: unchanged */
+	uint32_t	child_rekey_s;
+};
+int	ike_set_policy(struct ike_engine *, const struct ike_policy *);
 /* one received datagram, non-ESP marker already removed */
 void	ike_input(struct ike_engine *, const struct ipaddr *src, uint16_t sport,
 	    const struct ipaddr *dst, uint16_t dport, const uint8_t *msg, size_t len);

@@ -1,0 +1,575 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "device/cclient.h"
+#include "device/enrol.h"
+#include "lib/jsonx.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "pki/keystore.h"
+#include "pki/pki.h"
+
+#define EVENTS_BATCH		256
+#define EVENTS_FLUSH_MS		1000
+#define BACKOFF_MIN_MS		1000
+#define BACKOFF_MAX_MS		16000
+#define APPLY_MAX		64	/* applications queued */
+
+enum msg_kind { MSG_DOC, MSG_STATE, MSG_DECISION, MSG_RENEWED };
+
+struct msg {
+	enum msg_kind	 kind;
+	char		*text;
+	size_t		 len;
+	bool		 ok;
+	char		 site[64];
+	char		 decision[16];
+	char		 why[384];
+};
+
+struct cclient {
+	struct cclient_cfg	 cfg;		/* strings copied below */
+	char			*url, *pin, *keystore, *crl_path;
+	struct cclient_ops	 ops;
+	struct event		*ev;
+	int			 pipe_r, pipe_w;
+	pthread_t		 poll_th, work_th;
+	bool			 poll_started, work_started;
+	atomic_bool		 stop;
+
+	pthread_mutex_t		 mu;		/* everything below */
+	pthread_cond_t		 cv;		/* worker: something to do, or stop */
+	pthread_cond_t		 poll_cv;	/* poll thread: stop during a back-off */
+	char			 apply[APPLY_MAX][64];
+	size_t			 napply;
+	bool			 renew;
+	char			*events[CCLIENT_EVENTS_MAX];	/* ring of JSON texts */
+	size_t			 ev_head, ev_len;
+	uint64_t		 ev_first_ms;	/* when the oldest queued event came */
+	struct cclient_stats	 st;
+};
+
+/* ---- to the event loop ---------------------------------------------------- */
+
+static void
+post(struct cclient *c, struct msg *m)
+{
+	ssize_t n;
+
+	do
+		n = write(c->pipe_w, &m, sizeof(m));
+	while (n == -1 && errno == EINTR);
+	if (n != (ssize_t)sizeof(m)) {
+		free(m->text);
+		free(m);
+	}
+}
+
+static void
+post_state(struct cclient *c, bool reachable, const char *why)
+{
+	struct msg *m = xcalloc(1, sizeof(*m));
+	bool changed;
+
+	pthread_mutex_lock(&c->mu);
+	changed = c->st.reachable != reachable;
+	c->st.reachable = reachable;
+	pthread_mutex_unlock(&c->mu);
+	if (!changed) {
+		free(m);
+		return;
+	}
+	m->kind = MSG_STATE;
+	m->ok = reachable;
+	xsnprintf(m->why, sizeof(m->why), "%s", why);
+	post(c, m);
+}
+
+static void
+pipe_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct cclient *c = arg;
+	struct msg *batch[32];
+	ssize_t n;
+
+	while ((n = read(fd, batch, sizeof(batch))) > 0) {
+		for (size_t i = 0; i < (size_t)n / sizeof(batch[0]); i++) {
+			struct msg *m = batch[i];
+
+			switch (m->kind) {
+			case MSG_DOC:
+				c->ops.doc(c->ops.arg, m->text, m->len);
+				m->text = NULL;
+				break;
+			case MSG_STATE:
+				c->ops.state(c->ops.arg, m->ok, m->why);
+				break;
+			case MSG_DECISION:
+				c->ops.decision(c->ops.arg, m->site, m->decision, m->why);
+				break;
+			case MSG_RENEWED:
+				c->ops.renewed(c->ops.arg, m->ok, m->why);
+				break;
+			}
+			free(m->text);
+			free(m);
+		}
+	}
+}
+
+/* ---- one request as this device ------------------------------------------- */
+
+/*
+ * method path body as the service identity; 0 with *ans filled when an HTTP
+ * answer came (any status), -1 with err otherwise.
+ */
+static int
+request(struct cclient *c, const char *method, const char *path, const char *body,
+    long timeout_s, struct enrol_answer *ans, char *err, size_t errlen)
+{
+	struct keystore *ks = NULL;
+	struct keystore_key *key = NULL;
+	X509 *cert = NULL, *root = NULL;
+	struct pki_err perr;
+	char url[1024];
+	int r = -1;
+
+	memset(ans, 0, sizeof(*ans));
+	if (xsnprintf(url, sizeof(url), "%s%s", c->url, path) == -1) {
+		xsnprintf(err, errlen, "URL too long");
+		return -1;
+	}
+	if (keystore_open(c->keystore, 0, &ks, &perr) == -1 ||
+	    keystore_key_load(ks, PKI_LABEL_SERVICE, &key, &perr) == -1 ||
+	    keystore_cert_load(ks, PKI_LABEL_SERVICE, &cert, &perr) == -1 ||
+	    keystore_cert_load(ks, PKI_LABEL_ROOT, &root, &perr) == -1) {
+		xsnprintf(err, errlen, "key store %s: %s", c->keystore, perr.msg);
+		goto out;
+	}
+	{
+		const struct enrol_http req = { .url = url, .method = method, .body = body,
+		    .key = key, .cert = cert, .root = root, .timeout_s = timeout_s,
+		    .cancel = &c->stop };
+
+		r = enrol_request(&req, ans, err, errlen);
+	}
+out:
+	X509_free(cert);
+	X509_free(root);
+	keystore_key_free(key);
+	keystore_close(ks);
+	return r;
+}
+
+/* the center's {"error": …} or the status */
+static void
+answer_why(const struct enrol_answer *a, char *why, size_t cap)
+{
+	json_t *j = json_loads(a->body != NULL ? a->body : "", 0, NULL);
+	const char *e = json_string_value(json_object_get(j, "error"));
+
+	if (e != NULL)
+		xsnprintf(why, cap, "%s (HTTP %ld)", e, a->status);
+	else
+		xsnprintf(why, cap, "HTTP %ld", a->status);
+	json_decref(j);
+}
+
+/* sleep ms unless stopped; true when stopped */
+static bool
+nap(struct cclient *c, pthread_cond_t *cv, uint64_t ms)
+{
+	struct timespec ts;
+	bool stopped;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += (time_t)(ms / 1000);
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&c->mu);
+	while (!atomic_load(&c->stop))
+		if (pthread_cond_timedwait(cv, &c->mu, &ts) == ETIMEDOUT)
+			break;
+	stopped = atomic_load(&c->stop);
+	pthread_mutex_unlock(&c->mu);
+	return stopped;
+}
+
+/* ---- the poll thread ------------------------------------------------------ */
+
+static void *
+poll_main(void *arg)
+{
+	struct cclient *c = arg;
+	int64_t since = c->cfg.since;
+	uint64_t backoff = BACKOFF_MIN_MS;
+	char path[96], err[384];
+
+	while (!atomic_load(&c->stop)) {
+		struct enrol_answer ans;
+		json_t *j;
+		int64_t v;
+
+		xsnprintf(path, sizeof(path), "/v1/config?since=%lld&wait=%d",
+		    (long long)since, CCLIENT_WAIT_S);
+		pthread_mutex_lock(&c->mu);
+		c->st.polls++;
+		pthread_mutex_unlock(&c->mu);
+		if (request(c, "GET", path, NULL, CCLIENT_WAIT_S + 15, &ans, err,
+		    sizeof(err)) == -1 || ans.status != 200) {
+			if (atomic_load(&c->stop)) {
+				enrol_answer_free(&ans);
+				break;
+			}
+			if (ans.status != 0)
+				answer_why(&ans, err, sizeof(err));
+			enrol_answer_free(&ans);
+			pthread_mutex_lock(&c->mu);
+			c->st.poll_failures++;
+			pthread_mutex_unlock(&c->mu);
+			post_state(c, false, err);
+			if (nap(c, &c->poll_cv, backoff))
+				break;
+			backoff = MIN(backoff * 2, (uint64_t)BACKOFF_MAX_MS);
+			continue;
+		}
+		backoff = BACKOFF_MIN_MS;
+		post_state(c, true, "connected");
+		j = json_loads(ans.body, 0, NULL);
+		v = json_integer_value(json_object_get(j, "version"));
+		json_decref(j);
+		if (v != since && v > 0) {
+			struct msg *m = xcalloc(1, sizeof(*m));
+
+			m->kind = MSG_DOC;
+			m->text = ans.body;
+			m->len = ans.len;
+			ans.body = NULL;
+			since = v;
+			pthread_mutex_lock(&c->mu);
+			c->st.docs++;
+			pthread_mutex_unlock(&c->mu);
+			post(c, m);
+		}
+		enrol_answer_free(&ans);
+	}
+	return NULL;
+}
+
+/* ---- the worker thread ---------------------------------------------------- */
+
+static void
+do_apply(struct cclient *c, const char *site)
+{
+	struct msg *m = xcalloc(1, sizeof(*m));
+	struct enrol_answer ans;
+	json_t *req = json_pack("{s:s}", "peer", site), *j = NULL;
+	char *body = json_dumps(req, JSON_COMPACT);
+
+	m->kind = MSG_DECISION;
+	xsnprintf(m->site, sizeof(m->site), "%s", site);
+	if (request(c, "POST", "/v1/connections", body, 0, &ans, m->why,
+	    sizeof(m->why)) == -1) {
+		xsnprintf(m->decision, sizeof(m->decision), "error");
+	} else if (ans.status != 200) {
+		xsnprintf(m->decision, sizeof(m->decision), "error");
+		answer_why(&ans, m->why, sizeof(m->why));
+	} else if ((j = json_loads(ans.body, 0, NULL)) == NULL ||
+	    !json_is_string(json_object_get(j, "decision"))) {
+		xsnprintf(m->decision, sizeof(m->decision), "error");
+		xsnprintf(m->why, sizeof(m->why), "the center's answer has no decision");
+	} else {
+		xsnprintf(m->decision, sizeof(m->decision), "%s",
+		    json_string_value(json_object_get(j, "decision")));
+		xsnprintf(m->why, sizeof(m->why), "%s",
+		    json_string_value(json_object_get(j, "reason")) != NULL ?
+		    json_string_value(json_object_get(j, "reason")) : "");
+	}
+	json_decref(j);
+	enrol_answer_free(&ans);
+	json_decref(req);
+	free(body);
+	post(c, m);
+}
+
+static void
+do_renew(struct cclient *c)
+{
+	struct msg *m = xcalloc(1, sizeof(*m));
+	const struct enrol_opts o = { .center = c->url, .pin = c->pin,
+	    .keystore = c->keystore, .crl_path = c->crl_path, .renew = true };
+	struct enrol_result res;
+
+	m->kind = MSG_RENEWED;
+	m->ok = enrol_run(&o, &res, m->why, sizeof(m->why)) == 0;
+	if (m->ok)
+		xsnprintf(m->why, sizeof(m->why), "serial %s, valid until %lld", res.serial,
+		    (long long)res.not_after);
+	post(c, m);
+}
+
+/* upload up to EVENTS_BATCH queued events; false when the center did not take them */
+static bool
+do_events(struct cclient *c)
+{
+	size_t n, i, len = 0, cap = 64;
+	char *body, err[384];
+	struct enrol_answer ans;
+	bool ok, refused = false;
+
+	pthread_mutex_lock(&c->mu);
+	n = MIN(c->ev_len, (size_t)EVENTS_BATCH);
+	for (i = 0; i < n; i++)
+		cap += strlen(c->events[(c->ev_head + i) % CCLIENT_EVENTS_MAX]) + 1;
+	body = xmalloc(cap);
+	len = (size_t)snprintf(body, cap, "{\"events\":[");
+	for (i = 0; i < n; i++)
+		len += (size_t)snprintf(body + len, cap - len, "%s%s", i ? "," : "",
+		    c->events[(c->ev_head + i) % CCLIENT_EVENTS_MAX]);
+	pthread_mutex_unlock(&c->mu);
+	snprintf(body + len, cap - len, "]}");
+	ok = request(c, "POST", "/v1/events", body, 0, &ans, err, sizeof(err)) == 0 &&
+	    ans.status == 201;
+	if (!ok && ans.status >= 400 && ans.status < 500) {
+		/* refused as malformed: these events will never be taken; drop them */
+		answer_why(&ans, err, sizeof(err));
+		log_warn("center: %zu event(s) refused and dropped: %s", n, err);
+		ok = refused = true;
+	}
+	enrol_answer_free(&ans);
+	free(body);
+	if (!ok)
+		return false;
+	pthread_mutex_lock(&c->mu);
+	/* only the events sent are removed: newer ones may have come meanwhile,
+	 * and the oldest may have been dropped for room (then fewer remain) */
+	n = MIN(n, c->ev_len);
+	for (i = 0; i < n; i++) {
+		free(c->events[c->ev_head]);
+		c->events[c->ev_head] = NULL;
+		c->ev_head = (c->ev_head + 1) % CCLIENT_EVENTS_MAX;
+	}
+	c->ev_len -= n;
+	if (refused)
+		c->st.events_dropped += n;
+	else
+		c->st.events_sent += n;
+	c->ev_first_ms = c->ev_len > 0 ? now_mono_ms() : 0;
+	pthread_mutex_unlock(&c->mu);
+	return true;
+}
+
+static void *
+work_main(void *arg)
+{
+	struct cclient *c = arg;
+	uint64_t retry_at = 0, backoff = BACKOFF_MIN_MS;
+
+	for (;;) {
+		char site[64] = "";
+		bool renew = false, events = false;
+		uint64_t now = now_mono_ms();
+
+		pthread_mutex_lock(&c->mu);
+		for (;;) {
+			struct timespec ts;
+
+			if (atomic_load(&c->stop))
+				break;
+			now = now_mono_ms();
+			if (c->napply > 0 || c->renew)
+				break;
+			if (c->ev_len > 0 && now >= retry_at &&
+			    (c->ev_len >= EVENTS_BATCH || now - c->ev_first_ms >= EVENTS_FLUSH_MS))
+				break;
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			ts.tv_nsec += 200 * 1000000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+		}
+		if (atomic_load(&c->stop)) {
+			pthread_mutex_unlock(&c->mu);
+			break;
+		}
+		if (c->napply > 0) {
+			memcpy(site, c->apply[0], sizeof(site));
+			memmove(c->apply[0], c->apply[1], (c->napply - 1) * sizeof(c->apply[0]));
+			c->napply--;
+			c->st.applications++;
+		} else if (c->renew) {
+			renew = true;
+			c->renew = false;
+			c->st.renewals++;
+		} else {
+			events = true;
+		}
+		pthread_mutex_unlock(&c->mu);
+		if (site[0] != '\0')
+			do_apply(c, site);
+		else if (renew)
+			do_renew(c);
+		else if (events) {
+			if (do_events(c)) {
+				backoff = BACKOFF_MIN_MS;
+				retry_at = 0;
+			} else {
+				retry_at = now_mono_ms() + backoff;
+				backoff = MIN(backoff * 2, (uint64_t)BACKOFF_MAX_MS);
+			}
+		}
+	}
+	return NULL;
+}
+
+/* ---- API ------------------------------------------------------------------ */
+
+struct cclient *
+cclient_new(struct event_base *base, const struct cclient_cfg *cfg,
+    const struct cclient_ops *ops)
+{
+	struct cclient *c = xcalloc(1, sizeof(*c));
+	pthread_condattr_t ca;
+	int fds[2];
+
+	c->cfg = *cfg;
+	c->url = xstrdup(cfg->url);
+	c->pin = xstrdup(cfg->pin);
+	c->keystore = xstrdup(cfg->keystore);
+	c->crl_path = xstrdup(cfg->crl_path);
+	c->ops = *ops;
+	c->pipe_r = c->pipe_w = -1;
+	atomic_init(&c->stop, false);
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&c->cv, &ca);
+	pthread_cond_init(&c->poll_cv, &ca);
+	pthread_condattr_destroy(&ca);
+	c->st.reachable = true;		/* the first failure is reported */
+	if (pipe2(fds, O_CLOEXEC) == -1) {
+		log_error("center client: pipe: %s", strerror(errno));
+		cclient_free(c);
+		return NULL;
+	}
+	c->pipe_r = fds[0];
+	c->pipe_w = fds[1];
+	(void)fcntl(c->pipe_r, F_SETFL, O_NONBLOCK);
+	c->ev = event_new(base, c->pipe_r, EV_READ | EV_PERSIST, pipe_cb, c);
+	event_add(c->ev, NULL);
+	if (pthread_create(&c->poll_th, NULL, poll_main, c) != 0 ||
+	    !(c->poll_started = true) ||
+	    pthread_create(&c->work_th, NULL, work_main, c) != 0) {
+		log_error("center client: cannot start its threads");
+		cclient_free(c);
+		return NULL;
+	}
+	c->work_started = true;
+	return c;
+}
+
+void
+cclient_free(struct cclient *c)
+{
+	struct msg *m;
+
+	if (c == NULL)
+		return;
+	atomic_store(&c->stop, true);
+	pthread_mutex_lock(&c->mu);
+	pthread_cond_broadcast(&c->cv);
+	pthread_cond_broadcast(&c->poll_cv);
+	pthread_mutex_unlock(&c->mu);
+	if (c->poll_started)
+		pthread_join(c->poll_th, NULL);
+	if (c->work_started)
+		pthread_join(c->work_th, NULL);
+	if (c->ev != NULL)
+		event_free(c->ev);
+	/* messages never delivered */
+	while (c->pipe_r != -1 && read(c->pipe_r, &m, sizeof(m)) == (ssize_t)sizeof(m)) {
+		free(m->text);
+		free(m);
+	}
+	if (c->pipe_r != -1)
+		close(c->pipe_r);
+	if (c->pipe_w != -1)
+		close(c->pipe_w);
+	for (size_t i = 0; i < c->ev_len; i++)
+		free(c->events[(c->ev_head + i) % CCLIENT_EVENTS_MAX]);
+	pthread_cond_destroy(&c->cv);
+	pthread_cond_destroy(&c->poll_cv);
+	pthread_mutex_destroy(&c->mu);
+	free(c->url);
+	free(c->pin);
+	free(c->keystore);
+	free(c->crl_path);
+	free(c);
+}
+
+void
+cclient_apply(struct cclient *c, const char *site)
+{
+	pthread_mutex_lock(&c->mu);
+	for (size_t i = 0; i < c->napply; i++)
+		if (strcmp(c->apply[i], site) == 0)
+			goto out;
+	if (c->napply < APPLY_MAX && strlen(site) < sizeof(c->apply[0]))
+		memcpy(c->apply[c->napply++], site, strlen(site) + 1);
+	pthread_cond_signal(&c->cv);
+out:
+	pthread_mutex_unlock(&c->mu);
+}
+
+void
+cclient_renew(struct cclient *c)
+{
+	pthread_mutex_lock(&c->mu);
+	c->renew = true;
+	pthread_cond_signal(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+}
+
+void
+cclient_event(struct cclient *c, json_t *ev)
+{
+	char *text = json_dumps(ev, JSON_COMPACT);
+
+	json_decref(ev);
+	if (text == NULL)
+		return;
+	pthread_mutex_lock(&c->mu);
+	if (c->ev_len == CCLIENT_EVENTS_MAX) {
+		/* the center has been away long: the oldest event gives way */
+		free(c->events[c->ev_head]);
+		c->ev_head = (c->ev_head + 1) % CCLIENT_EVENTS_MAX;
+		c->ev_len--;
+		c->st.events_dropped++;
+	}
+	c->events[(c->ev_head + c->ev_len) % CCLIENT_EVENTS_MAX] = text;
+	if (c->ev_len++ == 0)
+		c->ev_first_ms = now_mono_ms();
+	if (c->ev_len >= EVENTS_BATCH)
+		pthread_cond_signal(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+}
+
+void
+cclient_get_stats(struct cclient *c, struct cclient_stats *st)
+{
+	pthread_mutex_lock(&c->mu);
+	*st = c->st;
+	st->events_queued = c->ev_len;
+	pthread_mutex_unlock(&c->mu);
+}
