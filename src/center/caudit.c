@@ -131,7 +131,7 @@ h_audit_list(struct center *c, const struct center_req *req, const char *const *
 	const char *site = req_query(req, "site"), *device = req_query(req, "device");
 	const char *kind = req_query(req, "kind");
 	long long since, until, after, limit;
-	char kindpat[AUDIT_KIND_MAX + 2];
+	char kindpat[2 * AUDIT_KIND_MAX + 2];	/* every '_' escaped, and '%' */
 	json_t *rows, *out, *r;
 	size_t i;
 
@@ -142,24 +142,26 @@ h_audit_list(struct center *c, const struct center_req *req, const char *const *
 	    req_query_int(req, resp, "limit", 1, 10000, 1000, &limit) == -1)
 		return;
 	if (kind != NULL) {
-		size_t n = strlen(kind);
+		size_t n = strlen(kind), k = 0;
 
-		if (n == 0 || n > AUDIT_KIND_MAX || strpbrk(kind, "%_") != NULL) {
+		if (n == 0 || n > AUDIT_KIND_MAX || strpbrk(kind, "%\\") != NULL) {
 			resp_error(resp, 400, "query parameter \"kind\" must be a record kind "
 			    "or a prefix ending in '.' or '*'");
 			return;
 		}
-		xsnprintf(kindpat, sizeof(kindpat), "%s", kind);
-		if (kindpat[n - 1] == '*')
-			kindpat[n - 1] = '%';
-		else if (kindpat[n - 1] == '.') {
-			kindpat[n] = '%';
-			kindpat[n + 1] = '\0';
+		/* a LIKE pattern: '_' (in kinds such as device.sa_up) is escaped */
+		for (size_t j = 0; j < n; j++) {
+			if (kind[j] == '_')
+				kindpat[k++] = '\\';
+			kindpat[k++] = kind[j] == '*' && j == n - 1 ? '%' : kind[j];
 		}
+		if (kind[n - 1] == '.')
+			kindpat[k++] = '%';
+		kindpat[k] = '\0';
 	}
 	if (store_q(c->st, &rows, NULL, "SELECT * FROM audit WHERE time_ms >= ? AND "
 	    "time_ms < ? AND seq > ? AND (? IS NULL OR site = ?) AND (? IS NULL OR "
-	    "device = ?) AND (? IS NULL OR kind LIKE ?) ORDER BY seq LIMIT ?",
+	    "device = ?) AND (? IS NULL OR kind LIKE ? ESCAPE '\\') ORDER BY seq LIMIT ?",
 	    "iiissssssi", (int64_t)since * 1000, (int64_t)until * 1000, (int64_t)after,
 	    site, site, device, device, kind != NULL ? kindpat : NULL,
 	    kind != NULL ? kindpat : NULL, (int64_t)limit) != STORE_OK) {

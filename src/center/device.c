@@ -116,7 +116,8 @@ issue(struct center *c, const struct center_req *req, json_t *dev, const char *k
 	    "chain", center_ca_service_ca_pem(c->ca), "root", center_ca_root_pem(c->ca),
 	    "crl", crl != NULL ? json_string(crl) : json_null(), "serial", serial,
 	    "not_before", (json_int_t)nb, "not_after", (json_int_t)na,
-	    "renew_after", (json_int_t)(nb + (na - nb) * 2 / 3),
+	    /* two thirds of the life from now (notBefore is back-dated for skew) */
+	    "renew_after", (json_int_t)(now_wall_s() + (na - now_wall_s()) * 2 / 3),
 	    "root_fingerprint", center_ca_root_fingerprint(c->ca)));
 out:
 	free(crl);

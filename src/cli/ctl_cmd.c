@@ -149,16 +149,40 @@ cmd_peers(int argc, char **argv)
 	}
 	printf("device %s: %zu peer(s)\n", str(r, "device"),
 	    json_array_size(json_object_get(r, "peers")));
-	printf("  %-20s %-11s %-22s %-8s %s\n", "PEER", "STATE", "ENDPOINT", "UP", "PREFIXES");
+	printf("  %-20s %-11s %-14s %-22s %-8s %s\n", "PEER", "STATE", "GRANT", "ENDPOINT",
+	    "UP", "PREFIXES");
 	json_array_foreach(json_object_get(r, "peers"), i, p) {
-		char prefixes[512], ep[64], up[16] = "-";
+		char prefixes[512], ep[64], up[16] = "-", grant[64] = "static";
 
 		join_strings(json_object_get(p, "prefixes"), prefixes, sizeof(prefixes));
 		xsnprintf(ep, sizeof(ep), "%s:%lld", str(p, "address"), jsonx_int(p, "port", 0));
 		if (strcmp(str(p, "state"), "up") == 0)
 			xsnprintf(up, sizeof(up), "%llds", jsonx_int(p, "up_s", 0));
-		printf("  %-20s %-11s %-22s %-8s %s\n", str(p, "name"), str(p, "state"), ep, up,
-		    prefixes);
+		/* managed mode: which grant opens the peer, or where the application is */
+		if (jsonx_bool(p, "granted", false)) {
+			json_t *ids = json_object_get(p, "grants");
+			size_t k, len = (size_t)snprintf(grant, sizeof(grant), "grant");
+			json_t *id;
+
+			json_array_foreach(ids, k, id)
+				if (len < sizeof(grant))
+					len += (size_t)snprintf(grant + len, sizeof(grant) - len,
+					    "%s%lld", k ? "," : " ",
+					    (long long)json_integer_value(id));
+		} else if (json_object_get(p, "granted") != NULL) {
+			const json_t *app = json_object_get(p, "application");
+
+			xsnprintf(grant, sizeof(grant), "%s", app != NULL ?
+			    str(app, "decision") : "none");
+		}
+		printf("  %-20s %-11s %-14s %-22s %-8s %s\n", str(p, "name"), str(p, "state"),
+		    grant, ep, up, prefixes);
+		if (json_object_get(p, "application") != NULL &&
+		    !jsonx_bool(p, "granted", false) &&
+		    str(json_object_get(p, "application"), "reason")[0] != '\0')
+			printf("  %-20s application %s: %s\n", "",
+			    str(json_object_get(p, "application"), "decision"),
+			    str(json_object_get(p, "application"), "reason"));
 		if (strcmp(str(p, "state"), "idle") == 0 && str(p, "last_down")[0] != '\0')
 			printf("  %-20s last tunnel ended: %s\n", "", str(p, "last_down"));
 	}
@@ -184,8 +208,26 @@ cmd_status(int argc, char **argv)
 		json_decref(r);
 		return 0;
 	}
-	printf("device %s\n\n", str(r, "device"));
-	printf("IKE SAs: %zu\n", json_array_size(json_object_get(r, "ike_sas")));
+	printf("device %s\n", str(r, "device"));
+	if ((s = json_object_get(r, "center")) != NULL) {
+		time_t t = (time_t)jsonx_int(s, "service_not_after", 0);
+		char until[32];
+		struct tm tm;
+
+		gmtime_r(&t, &tm);
+		strftime(until, sizeof(until), "%Y-%m-%d %H:%M:%S", &tm);
+		printf("managed by %s: %s%s%s; site %s of %s%s, configuration version %lld\n",
+		    str(s, "url"), jsonx_bool(s, "reachable", false) ? "connected" :
+		    "not reachable", jsonx_bool(s, "reachable", false) ? "" : " — ",
+		    jsonx_bool(s, "reachable", false) ? "" : str(s, "last_error"), str(s, "site"),
+		    str(s, "org"), jsonx_bool(s, "suspended", false) ? " (suspended)" : "",
+		    jsonx_int(s, "version", 0));
+		printf("service certificate %s, valid until %s UTC; events sent %lld, "
+		    "waiting %lld\n", str(s, "service_serial"), until,
+		    jsonx_int(json_object_get(s, "events"), "sent", 0),
+		    jsonx_int(json_object_get(s, "events"), "queued", 0));
+	}
+	printf("\nIKE SAs: %zu\n", json_array_size(json_object_get(r, "ike_sas")));
 	if (json_array_size(json_object_get(r, "ike_sas")) > 0)
 		printf("  %-20s %-12s %-10s %-44s %s\n", "PEER", "STATE", "ROLE", "SUITE",
 		    "CHILD SAs");

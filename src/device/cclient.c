@@ -28,6 +28,7 @@ struct msg {
 	char		*text;
 	size_t		 len;
 	bool		 ok;
+	bool		 refused;
 	char		 site[64];
 	char		 decision[16];
 	char		 why[384];
@@ -51,6 +52,7 @@ struct cclient {
 	bool			 renew;
 	char			*events[CCLIENT_EVENTS_MAX];	/* ring of JSON texts */
 	size_t			 ev_head, ev_len;
+	bool			 refused;
 	uint64_t		 ev_first_ms;	/* when the oldest queued event came */
 	struct cclient_stats	 st;
 };
@@ -72,14 +74,15 @@ post(struct cclient *c, struct msg *m)
 }
 
 static void
-post_state(struct cclient *c, bool reachable, const char *why)
+post_state(struct cclient *c, bool reachable, bool refused, const char *why)
 {
 	struct msg *m = xcalloc(1, sizeof(*m));
 	bool changed;
 
 	pthread_mutex_lock(&c->mu);
-	changed = c->st.reachable != reachable;
+	changed = c->st.reachable != reachable || c->refused != refused;
 	c->st.reachable = reachable;
+	c->refused = refused;
 	pthread_mutex_unlock(&c->mu);
 	if (!changed) {
 		free(m);
@@ -87,6 +90,7 @@ post_state(struct cclient *c, bool reachable, const char *why)
 	}
 	m->kind = MSG_STATE;
 	m->ok = reachable;
+	m->refused = refused;
 	xsnprintf(m->why, sizeof(m->why), "%s", why);
 	post(c, m);
 }
@@ -108,7 +112,7 @@ pipe_cb(evutil_socket_t fd, short what, void *arg)
 				m->text = NULL;
 				break;
 			case MSG_STATE:
-				c->ops.state(c->ops.arg, m->ok, m->why);
+				c->ops.state(c->ops.arg, m->ok, m->refused, m->why);
 				break;
 			case MSG_DECISION:
 				c->ops.decision(c->ops.arg, m->site, m->decision, m->why);
@@ -214,13 +218,18 @@ poll_main(void *arg)
 	uint64_t backoff = BACKOFF_MIN_MS;
 	char path[96], err[384];
 
+	bool failed = false;
+
 	while (!atomic_load(&c->stop)) {
 		struct enrol_answer ans;
+		long ans_status;
 		json_t *j;
 		int64_t v;
 
+		/* after a failure, ask without waiting: being connected again is known
+		 * (and said) at once, not after a whole long-poll */
 		xsnprintf(path, sizeof(path), "/v1/config?since=%lld&wait=%d",
-		    (long long)since, CCLIENT_WAIT_S);
+		    (long long)since, failed ? 0 : CCLIENT_WAIT_S);
 		pthread_mutex_lock(&c->mu);
 		c->st.polls++;
 		pthread_mutex_unlock(&c->mu);
@@ -232,18 +241,21 @@ poll_main(void *arg)
 			}
 			if (ans.status != 0)
 				answer_why(&ans, err, sizeof(err));
+			ans_status = ans.status;
 			enrol_answer_free(&ans);
 			pthread_mutex_lock(&c->mu);
 			c->st.poll_failures++;
 			pthread_mutex_unlock(&c->mu);
-			post_state(c, false, err);
+			post_state(c, false, ans_status == 403, err);
+			failed = true;
 			if (nap(c, &c->poll_cv, backoff))
 				break;
 			backoff = MIN(backoff * 2, (uint64_t)BACKOFF_MAX_MS);
 			continue;
 		}
 		backoff = BACKOFF_MIN_MS;
-		post_state(c, true, "connected");
+		failed = false;
+		post_state(c, true, false, "connected");
 		j = json_loads(ans.body, 0, NULL);
 		v = json_integer_value(json_object_get(j, "version"));
 		json_decref(j);

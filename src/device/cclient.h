@@ -45,8 +45,10 @@ struct cclient_ops {
 	/* a document whose version differs from the last one (text is the body,
 	 * NUL-terminated; the callee owns it) */
 	void	(*doc)(void *arg, char *text, size_t len);
-	/* the center is reachable again, or not (why: one sentence) */
-	void	(*state)(void *arg, bool reachable, const char *why);
+	/* the center is reachable again, or not (why: one sentence); refused: it
+	 * answers, but no longer accepts our service certificate (HTTP 403:
+	 * revoked, or the device is) */
+	void	(*state)(void *arg, bool reachable, bool refused, const char *why);
 	/* the decision on an application for site */
 	void	(*decision)(void *arg, const char *site, const char *decision,
 		    const char *reason);

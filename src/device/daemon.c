@@ -150,7 +150,12 @@ op_find_peer(void *arg, const char *peer_id, const struct ipaddr *from)
 	const struct devcfg_peer *pc = devcfg_peer_by_id(&d->cfg, peer_id);
 
 	/* a closed peer (managed mode: no grant in force toward us) is refused */
-	return pc == NULL || pc->dp.closed ? NULL : &pc->ike;
+	if (pc != NULL && pc->dp.closed) {
+		log_warn("peer=%s: IKE from %s refused: no grant in force between us",
+		    pc->ike.name, peer_id);
+		return NULL;
+	}
+	return pc == NULL ? NULL : &pc->ike;
 }
 
 static void

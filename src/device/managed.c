@@ -35,6 +35,16 @@ struct app_waiter {
 	bool		 granted;	/* decided; waiting for the document with the grant */
 };
 
+/* refused handshakes are reported at most once per REFUSED_EVERY_MS per identity */
+#define REFUSED_EVERY_MS	10000
+#define REFUSED_SLOTS		16
+
+struct refused_slot {
+	char		who[PEER_NAME_MAX];
+	uint64_t	last_ms;
+	unsigned	suppressed;
+};
+
 struct managed {
 	struct daemon		*d;
 	struct cclient		*cc;
@@ -51,6 +61,7 @@ struct managed {
 	struct app_waiter	 appw[APP_WAITERS_MAX];
 	size_t			 nappw;
 	bool			 self_revoked;
+	struct refused_slot	 refused[REFUSED_SLOTS];
 };
 
 /* ---- documents ------------------------------------------------------------ */
@@ -221,17 +232,35 @@ cc_doc(void *arg, char *text, size_t len)
 }
 
 static void
-cc_state(void *arg, bool reachable, const char *why)
+cc_state(void *arg, bool reachable, bool refused, const char *why)
 {
 	struct managed *m = arg;
+	struct daemon *d = m->d;
 
 	m->reachable = reachable;
 	xsnprintf(m->center_why, sizeof(m->center_why), "%s", why);
-	if (reachable)
-		log_info("center: connected to %s", m->d->cfg.center_url);
-	else
+	if (reachable) {
+		log_info("center: connected to %s", d->cfg.center_url);
+		return;
+	}
+	if (!refused) {
 		log_warn("center: cannot reach %s (%s): tunnels and grants in force stay, "
-		    "retrying", m->d->cfg.center_url, why);
+		    "retrying", d->cfg.center_url, why);
+		return;
+	}
+	/*
+	 * The center answers but refuses our service certificate: it is revoked,
+	 * or this device is. Nothing it granted may be used any more: every
+	 * tunnel closes and no peer is left. A new service certificate (renewal
+	 * with the tier-1 certificate) is asked for; it is refused too when the
+	 * device itself is revoked, and asked again every RENEW_RETRY_S.
+	 */
+	log_error("center: it refuses this device's service certificate (%s): closing "
+	    "every tunnel, asking for a new certificate", why);
+	m->self_revoked = true;
+	daemon_set_peers(d, NULL, 0);
+	if (m->cc != NULL)
+		cclient_renew(m->cc);
 }
 
 static void
@@ -293,13 +322,17 @@ renew_schedule(struct managed *m, int64_t at)
 	evtimer_add(m->renew_timer, &tv);
 }
 
-/* renew at two thirds of the certificate's life */
+/*
+ * renew when a third of the validity left at load time remains (for a
+ * certificate just issued: at two thirds of its life; notBefore is back-dated
+ * for clock skew and says nothing about when it was issued)
+ */
 static void
 renew_plan(struct managed *m)
 {
-	int64_t nb = pki_cert_not_before(m->d->cert), na = pki_cert_not_after(m->d->cert);
+	int64_t now = now_wall_s(), na = pki_cert_not_after(m->d->cert);
 
-	renew_schedule(m, nb + (na - nb) * 2 / 3);
+	renew_schedule(m, na > now ? now + (na - now) * 2 / 3 : now);
 }
 
 static void
@@ -335,8 +368,12 @@ cc_renewed(void *arg, bool ok, const char *why)
 	}
 	xsnprintf(m->renew_last, sizeof(m->renew_last), "renewed: %s", why);
 	log_info("center: service certificate renewed (%s); new tunnels use it", why);
-	m->self_revoked = false;
 	renew_plan(m);
+	if (m->self_revoked && m->text != NULL) {
+		/* refused before: the grants of the last document apply again */
+		m->self_revoked = false;
+		apply_text(m, xstrdup(m->text), m->len, false);
+	}
 }
 
 /* ---- hooks from daemon.c --------------------------------------------------- */
@@ -389,6 +426,35 @@ managed_event(struct daemon *d, const char *kind, const char *peer, const char *
 	if (m == NULL || m->cc == NULL) {
 		json_decref(detail);
 		return;
+	}
+	if (strcmp(kind, "ike_refused") == 0 && peer != NULL) {
+		/* a stolen or revoked device may knock every second: the audit trail
+		 * gets one record per REFUSED_EVERY_MS, with the count in between */
+		struct refused_slot *r = &m->refused[0];
+		uint64_t now = now_mono_ms();
+
+		for (size_t i = 0; i < REFUSED_SLOTS; i++) {
+			if (strcmp(m->refused[i].who, peer) == 0) {
+				r = &m->refused[i];
+				break;
+			}
+			if (m->refused[i].last_ms < r->last_ms)
+				r = &m->refused[i];
+		}
+		if (strcmp(r->who, peer) == 0 && now - r->last_ms < REFUSED_EVERY_MS) {
+			r->suppressed++;
+			json_decref(detail);
+			return;
+		}
+		if (strcmp(r->who, peer) == 0 && r->suppressed > 0) {
+			if (detail == NULL)
+				detail = json_object();
+			json_object_set_new(detail, "refused_since_last",
+			    json_integer(r->suppressed));
+		}
+		xsnprintf(r->who, sizeof(r->who), "%s", peer);
+		r->last_ms = now;
+		r->suppressed = 0;
 	}
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ev = json_pack("{s:s, s:I}", "kind", kind, "time_ms",
@@ -536,7 +602,8 @@ prep_sleep(unsigned s)
 	return prep_stop != NULL && *prep_stop;
 }
 
-/* the service identity in the store: present and not about to expire */
+/* the service identity in the store: present and not expired (renewal takes
+ * care of one about to expire) */
 static bool
 have_service(const struct devcfg *cfg)
 {
@@ -548,7 +615,7 @@ have_service(const struct devcfg *cfg)
 	if (keystore_open(cfg->keystore, 0, &ks, &perr) == 0 &&
 	    keystore_key_exists(ks, PKI_LABEL_SERVICE, &perr) == 1 &&
 	    keystore_cert_load(ks, PKI_LABEL_SERVICE, &cert, &perr) == 0)
-		ok = pki_cert_not_after(cert) > now_wall_s() + 60;
+		ok = pki_cert_not_after(cert) > now_wall_s() + 5;
 	X509_free(cert);
 	keystore_close(ks);
 	return ok;

@@ -145,8 +145,10 @@ pki_issue(const struct pki_issue_req *req, X509 *issuer, struct keystore_key *is
 		return -1;
 	}
 
+	/* the lifetime counts from now (or the requested start); the back-dating
+	 * for clock skew does not eat into it (short-lived service certificates) */
 	nb = req->not_before != 0 ? req->not_before : now_wall_s() - PKI_BACKDATE;
-	na = nb + lifetime;
+	na = (req->not_before != 0 ? req->not_before : now_wall_s()) + lifetime;
 	if (issuer != NULL) {
 		/* a certificate never outlives its issuer */
 		issuer_na = pki_cert_not_after(issuer);
