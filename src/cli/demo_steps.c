@@ -447,8 +447,8 @@ step_audit(struct demo *d)
 	if ((v = demo_admin_json(d, ARGV("audit", "verify"))) != NULL)
 		records = jsonx_int(v, "records", 0);
 	json_decref(v);
-	say("  The center's decisions: grants issued and withdrawn, the denial, the");
-	say("  revocation:");
+	say("  The center's decisions: grants issued and withdrawn, the revocation (the");
+	say("  denial was shown in step 6, odvpn admin audit --kind connection.denied):");
 	(void)demo_admin(d, ARGV("audit", "--kind", "grant."), RUN_SHOW | RUN_OUT, NULL);
 	(void)demo_admin(d, ARGV("audit", "--kind", "device.revoked"), RUN_SHOW | RUN_OUT,
 	    NULL);
