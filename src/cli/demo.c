@@ -24,7 +24,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 
 #include "cli/cli.h"
 #include "cli/demo_int.h"
@@ -668,7 +667,6 @@ cmd_demo(int argc, char **argv)
 	xsnprintf(pki, sizeof(pki), "%s/pki", d->dir);
 	setenv("ODVPN_CENTER", DEMO_CENTER_URL, 1);
 	setenv("ODVPN_PKI", pki, 1);
-	curl_global_init(CURL_GLOBAL_DEFAULT);
 
 	{
 		static const struct { const char *name, *org, *kind, *what, *device,
@@ -717,7 +715,6 @@ cmd_demo(int argc, char **argv)
 	signal(SIGTERM, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
 	demo_cleanup(d);
-	curl_global_cleanup();
 	if (demo_stopping)
 		return 130;
 	for (int i = 0; i <= DEMO_NSTEPS; i++)
