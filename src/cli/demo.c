@@ -24,7 +24,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-
 #include "cli/cli.h"
 #include "cli/demo_int.h"
 #include "lib/jsonx.h"
