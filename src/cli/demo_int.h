@@ -1,9 +1,9 @@
 /*
  * odvpn demo, shared between its files (not an API):
  *   demo.c        the verb, the steps in order, the summary
- *   demo_steps.c  the steps after the sites run (traffic, relay, rules,
- *                 revocation, audit)
- *   demo_site.c   odvpnd configurations from the center's grants, probes
+ *   demo_steps.c  the steps after the devices run (traffic on demand, the
+ *                 refusals, revocation, audit)
+ *   demo_site.c   odvpnd in managed mode at each site, its log, probes
  *   demo_sys.c    processes and namespaces: run, spawn, clean up; output
  */
 #ifndef ODVPN_CLI_DEMO_INT_H
@@ -21,7 +21,7 @@
 #define DEMO_PREFIX	"odemo"		/* every namespace this demo makes */
 #define DEMO_MAX_NS	16
 #define DEMO_MAX_PIDS	32
-#define DEMO_NSTEPS	12
+#define DEMO_NSTEPS	10
 #define DEMO_CENTER_IP	"192.0.2.100"
 #define DEMO_CENTER_PORT 8443
 #define DEMO_CENTER_URL	"https://" DEMO_CENTER_IP ":8443"
@@ -44,13 +44,10 @@ struct demo_site {
 	char		 ns_host[64];
 	char		 dir[PATH_MAX];	/* $D/<name> */
 	char		 ks[PATH_MAX];	/* key store */
-	char		 crl[PATH_MAX];	/* CRL file odvpnd reads (written by enrol) */
-	char		 conf[PATH_MAX];
+	char		 conf[PATH_MAX];	/* odvpnd's (managed) configuration */
 	char		 sock[PATH_MAX];
 	char		 log[PATH_MAX];
 	pid_t		 pid;		/* odvpnd, 0 when not running */
-	json_t		*doc;		/* the center's configuration document */
-	json_t		*conf_json;	/* the odvpnd configuration written from it */
 };
 
 enum step_result { STEP_NOT_RUN = 0, STEP_OK, STEP_FAILED };
@@ -75,7 +72,7 @@ struct demo {
 	pid_t		 listener_pid;
 	char		 pin[80];			/* the root's SHA-256, hex */
 	struct demo_site site[DEMO_NSITES];
-	long long	 grant_clinic;			/* clinic → hospital */
+	long long	 grant_clinic;			/* clinic → hospital, once granted */
 	long long	 grant_lab;			/* lab → hospital */
 	enum step_result result[DEMO_NSTEPS + 1];	/* [0] = the network */
 	char		 note[DEMO_NSTEPS + 1][200];
@@ -128,6 +125,9 @@ int	 demo_ip(struct demo *, const char *fmt, ...) __attribute__((format(printf, 
 int	 demo_netns_add(struct demo *, const char *name, char *out, size_t cap);
 /* write a sysctl inside ns ("net/ipv4/ip_forward", "1") */
 int	 demo_sysctl(struct demo *, const char *ns, const char *key, const char *value);
+/* wait up to timeout_ms for a process we started to end (then it is stopped);
+ * its exit status, or -1 */
+int	 demo_wait_pid(struct demo *, pid_t, int timeout_ms);
 /* SIGTERM a process we started, wait up to wait_ms, then SIGKILL; reaps it */
 int	 demo_stop_pid(struct demo *, pid_t, int wait_ms);
 /* stop everything, remove the namespaces and (unless kept) the directory */
@@ -138,25 +138,32 @@ uint64_t demo_ms(void);
 
 /* ---- sites (demo_site.c) ------------------------------------------------ */
 
-/* the center's configuration document of s, fetched by its device (service cert) */
-int	 site_fetch_doc(struct demo *, struct demo_site *);
-/* the current CRL fetched by s's device and written to s->crl */
-int	 site_fetch_crl(struct demo *, struct demo_site *, char *err, size_t errlen);
-/*
- * Write s->conf from s->doc: one peer per active grant, its prefixes, selectors
- * and rules exactly as granted. Prints what it did ("configured from grant N").
- * extra (may be NULL) is merged into the peer named peer_extra (step 9).
- */
-int	 site_write_config(struct demo *, struct demo_site *, const char *peer_extra,
-	    json_t *extra_prefixes, bool drop_rules);
+/* write s->conf: the managed configuration (key store, center URL and pin) */
+int	 site_write_config(struct demo *, struct demo_site *);
+/* start odvpnd; 0 once its control socket answers (after it enrolled itself) */
 int	 site_start(struct demo *, struct demo_site *);
-int	 site_stop(struct demo *, struct demo_site *);
 /* odvpnd's status / peers as JSON (control socket); NULL on failure */
 json_t	*site_status(struct demo_site *);
 json_t	*site_peers(struct demo_site *);
 long long site_drops(struct demo_site *, const char *reason);
-/* show `odvpn status` (or peers) of s as typed at its gateway */
-void	 site_show(struct demo *, struct demo_site *, const char *verb);
+/* the entry of peer in s's `odvpn peers --json`, a new reference; NULL if none */
+json_t	*site_peer(struct demo_site *, const char *peer);
+/* a CHILD SA with peer at s */
+bool	 site_child_up(struct demo_site *, const char *peer);
+/* show `odvpn VERB [args]` of s as typed at its gateway; its exit status */
+int	 site_show(struct demo *, struct demo_site *, const char *verb, const char *arg,
+	    struct dbuf *out);
+/* the size of s's odvpnd log now: where to quote it from (site_log) */
+long	 site_log_mark(struct demo_site *);
+/*
+ * Quote the lines of s's log written since mark that hold one of the needles
+ * (NULL-terminated), at most max lines, the timestamp and PID left out.
+ * Returns how many were quoted.
+ */
+int	 site_log(struct demo *, struct demo_site *, long mark, const char *const needles[],
+	    int max);
+/* wait up to ms for a line holding needle in s's log since mark */
+bool	 site_log_wait(struct demo_site *, long mark, const char *needle, int ms);
 /*
  * TCP connect from s's LAN host to addr:port, the outcome printed: 0 connected
  * (ms in *ms), -1 not
@@ -169,25 +176,27 @@ int	 site_ping(struct demo *, struct demo_site *, const char *addr, int wait_s,
 /* a TCP listener on the hospital server (ports 443 and 22) */
 int	 site_listen(struct demo *, struct demo_site *);
 
-/* ---- steps (demo.c frames them, demo_steps.c has 6..12) ----------------- */
+/* ---- steps (demo.c frames them and has 0..3, demo_steps.c 4..10) ------- */
 
 /* the step's title line; its result line, recorded for the summary */
 void	 step_begin(struct demo *, int n);
 bool	 step_end(struct demo *, int n, bool ok, const char *fmt, ...)
 	    __attribute__((format(printf, 4, 5)));
 
-bool	 step_clinic_hospital(struct demo *);	/* 6 */
-bool	 step_lab_hospital(struct demo *);	/* 7 */
-bool	 step_clinic_lab(struct demo *);		/* 8 */
-bool	 step_relay(struct demo *);		/* 9 */
-bool	 step_port(struct demo *);		/* 10 */
-bool	 step_revoke(struct demo *);		/* 11 */
-bool	 step_audit(struct demo *);		/* 12 */
+bool	 step_clinic_hospital(struct demo *);	/* 4 */
+bool	 step_lab_hospital(struct demo *);	/* 5 */
+bool	 step_clinic_lab(struct demo *);		/* 6 */
+bool	 step_relay(struct demo *);		/* 7 */
+bool	 step_port(struct demo *);		/* 8 */
+bool	 step_revoke(struct demo *);		/* 9 */
+bool	 step_audit(struct demo *);		/* 10 */
 
 /* admin command in the center's namespace (env ODVPN_CENTER/ODVPN_PKI set) */
 int	 demo_admin(struct demo *, char *const argv[], unsigned flags, struct dbuf *out);
 /* its --json answer parsed, NULL on failure */
 json_t	*demo_admin_json(struct demo *, char *const argv[]);
+/* the audit records of kind (and device, may be NULL) after seq, a new reference */
+json_t	*demo_audit(struct demo *, const char *kind, const char *device, long long after);
 
 #define ARGV(...)	((char *const[]){ __VA_ARGS__, NULL })
 

@@ -410,6 +410,28 @@ demo_stop_pid(struct demo *d, pid_t pid, int wait_ms)
 	return r == 0 ? -1 : exit_code(st);
 }
 
+int
+demo_wait_pid(struct demo *d, pid_t pid, int timeout_ms)
+{
+	uint64_t end = demo_ms() + (uint64_t)timeout_ms;
+	int st = 0;
+	pid_t r;
+
+	if (pid <= 0)
+		return -1;
+	while ((r = waitpid(pid, &st, WNOHANG)) == 0 && demo_ms() < end && !demo_stopping) {
+		struct timespec ts = { 0, 10 * 1000000L };
+
+		nanosleep(&ts, NULL);
+	}
+	if (r == 0) {
+		(void)demo_stop_pid(d, pid, 1000);
+		return -1;
+	}
+	untrack(d, pid);
+	return r == pid ? exit_code(st) : -1;
+}
+
 /* ---- namespaces ---------------------------------------------------------------- */
 
 int
