@@ -341,15 +341,15 @@ step_revoke(struct demo *d)
 	static const char *const hosp_lines[] = { "configuration version",
 	    "closing the tunnel", "removed (", NULL };
 	static const char *const lab_lines[] = { "configuration version", "revoked",
-	    "withdrawn", NULL };
+	    "withdrawn", "refuses this device", NULL };
 	static const char *const after_lines[] = { "applying", "application",
 	    "handshake refused", NULL };
 	struct demo_site *H = &d->site[SITE_HOSP], *L = &d->site[SITE_LAB];
 	char out[PATH_MAX], *argv[] = { d->odvpn, "admin", "revoke", "device",
 	    (char *)L->device, "--reason", "keyCompromise", NULL };
 	uint64_t t0, t_gone = 0;
-	long mh, ml, ms;
-	bool up, revoked, gone, blocked, refused, applied;
+	long mh, ml, ml0, ms;
+	bool up, revoked, gone, blocked, refused, applied, selfcut;
 	pid_t pid;
 	int rc;
 
@@ -364,7 +364,7 @@ step_revoke(struct demo *d)
 	say("  devices, which close the tunnels at once — nobody touches the devices.");
 	say("  The hospital's tunnels are watched every 10 ms (odvpn status --json):");
 	mh = site_log_mark(H);
-	ml = site_log_mark(L);
+	ml = ml0 = site_log_mark(L);
 	xsnprintf(out, sizeof(out), "%s/center/revoke.out", d->dir);
 	say_cmd(d, "provider", argv);
 	t0 = demo_ms();
@@ -407,7 +407,12 @@ step_revoke(struct demo *d)
 	blocked = site_tcp(d, L, SERVER, 443, "HTTPS", 3000, &ms) != 0;
 	refused = site_log_wait(H, mh, "handshake refused", 1000);
 	applied = site_log_wait(L, ml, "application", 0);
-	if (refused) {
+	selfcut = site_log_wait(L, ml0, "refuses this device", 0);
+	if (selfcut) {
+		say("  The lab's own device was told too: the center refuses its certificate,");
+		say("  so it closed every tunnel and dropped every grant (see its log above);");
+		say("  it has no route to the hospital any more.");
+	} else if (refused) {
 		say("  The center no longer answers the lab's device (its certificate is");
 		say("  revoked), so it still holds its old grant and starts IKE; the hospital's");
 		say("  device, which holds no grant for the lab any more, refuses the handshake:");
@@ -418,7 +423,7 @@ step_revoke(struct demo *d)
 		(void)site_log(d, L, ml, after_lines, 3);
 	}
 	say_peer(H, L->name);
-	blocked = blocked && (refused || applied) && !site_child_up(H, L->name) &&
+	blocked = blocked && (selfcut || refused || applied) && !site_child_up(H, L->name) &&
 	    peer_grant(H, L->name) == 0;
 	if (!gone)
 		return step_end(d, 9, false, "the hospital–lab tunnel did NOT fall within 5 s "
