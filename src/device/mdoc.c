@@ -188,9 +188,9 @@ parse_directory(const json_t *arr, struct mdoc *d, char *err, size_t errlen)
 	return 0;
 }
 
-/* one grant in force, merged into its peer's entry */
+/* one grant in force, merged into its peer's entry; na: its not_after */
 static int
-merge_grant(const json_t *g, struct mdoc *d, char *err, size_t errlen)
+merge_grant(const json_t *g, int64_t na, struct mdoc *d, char *err, size_t errlen)
 {
 	const char *site = jsonx_str(g, "peer_site"), *id = jsonx_str(g, "peer_ike_id");
 	struct prefix lts[CHILD_SA_MAX_TS], rts[CHILD_SA_MAX_TS];
@@ -255,6 +255,8 @@ merge_grant(const json_t *g, struct mdoc *d, char *err, size_t errlen)
 	p->grant_ids[p->ngrants++] = jsonx_int(g, "id", 0);
 	p->granted = true;
 	p->p.dp.closed = false;
+	if (na < p->not_after)
+		p->not_after = na;
 	return 0;
 }
 
@@ -269,7 +271,6 @@ parse_grants(const json_t *arr, int64_t now, struct mdoc *d, char *err, size_t e
 	json_array_foreach(arr, i, g) {
 		long long nb = jsonx_int(g, "not_before", 0);
 		long long na = jsonx_int(g, "not_after", INT64_MAX);
-		struct mdoc_peer *p;
 
 		if (!json_is_object(g) || nb > na)
 			return bad(err, errlen, "grants: entry %s is malformed", "?");
@@ -282,10 +283,8 @@ parse_grants(const json_t *arr, int64_t now, struct mdoc *d, char *err, size_t e
 			continue;
 		if (na < d->next_change)
 			d->next_change = na;
-		if (merge_grant(g, d, err, errlen) == -1)
+		if (merge_grant(g, na, d, err, errlen) == -1)
 			return -1;
-		if ((p = peer_find(d, jsonx_str(g, "peer_site"))) != NULL && na < p->not_after)
-			p->not_after = na;
 	}
 	return 0;
 }
