@@ -27,6 +27,16 @@ bad(char *err, size_t errlen, const char *fmt, ...)
 	return -1;
 }
 
+/* key absent, or of type t: a field present with another type is malformed,
+ * never read as its default (which may be wider) */
+static bool
+absent_or(const json_t *o, const char *key, json_type t)
+{
+	const json_t *v = json_object_get(o, key);
+
+	return v == NULL || json_typeof(v) == t;
+}
+
 static int
 copy_name(char *dst, size_t cap, const json_t *v)
 {
@@ -104,7 +114,9 @@ grant_rule(const json_t *r, struct dp_rule *out)
 	char why[96];
 
 	memset(out, 0, sizeof(*out));
-	if (!json_is_object(r) || dir == NULL || !json_is_integer(proto))
+	if (!json_is_object(r) || dir == NULL || !json_is_integer(proto) ||
+	    !absent_or(r, "port_lo", JSON_INTEGER) || !absent_or(r, "port_hi", JSON_INTEGER) ||
+	    !absent_or(r, "local", JSON_STRING) || !absent_or(r, "remote", JSON_STRING))
 		return -1;
 	if (strcmp(dir, "out") == 0)
 		out->dir = DP_DIR_OUT;
@@ -170,7 +182,8 @@ parse_directory(const json_t *arr, struct mdoc *d, char *err, size_t errlen)
 		const char *site = jsonx_str(e, "site");
 		struct mdoc_peer *p;
 
-		if (site == NULL || peer_find(d, site) != NULL || (p = peer_add(d, site)) == NULL)
+		if (site == NULL || site[0] == '\0' || peer_find(d, site) != NULL ||
+		    (p = peer_add(d, site)) == NULL)
 			return bad(err, errlen, "%s: a site is missing, repeated or too long",
 			    "peers");
 		if (prefixes(json_object_get(e, "prefixes"), p->p.dp.remote, DP_MAX_PREFIX,
@@ -200,7 +213,8 @@ merge_grant(const json_t *g, int64_t na, struct mdoc *d, char *err, size_t errle
 	uint16_t port;
 	json_t *r;
 
-	if (site == NULL || id == NULL || strlen(id) >= IKE_ID_MAX ||
+	if (site == NULL || site[0] == '\0' || id == NULL || id[0] == '\0' ||
+	    strlen(id) >= IKE_ID_MAX ||
 	    prefixes(json_object_get(g, "local_ts"), lts, CHILD_SA_MAX_TS, &nl) == -1 ||
 	    prefixes(json_object_get(g, "remote_ts"), rts, CHILD_SA_MAX_TS, &nr) == -1 ||
 	    nl == 0 || nr == 0 || !json_is_array(json_object_get(g, "rules")) ||
@@ -272,7 +286,8 @@ parse_grants(const json_t *arr, int64_t now, struct mdoc *d, char *err, size_t e
 		long long nb = jsonx_int(g, "not_before", 0);
 		long long na = jsonx_int(g, "not_after", INT64_MAX);
 
-		if (!json_is_object(g) || nb > na)
+		if (!json_is_object(g) || !absent_or(g, "not_before", JSON_INTEGER) ||
+		    !absent_or(g, "not_after", JSON_INTEGER) || nb > na)
 			return bad(err, errlen, "grants: entry %s is malformed", "?");
 		if (now < nb) {
 			if (nb < d->next_change)
