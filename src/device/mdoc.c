@@ -201,14 +201,17 @@ parse_directory(const json_t *arr, struct mdoc *d, char *err, size_t errlen)
 	return 0;
 }
 
-/* one grant in force, merged into its peer's entry; na: its not_after */
+/* one grant, checked whole; merged into its peer's entry when in force (na: its
+ * not_after) */
 static int
-merge_grant(const json_t *g, int64_t na, struct mdoc *d, char *err, size_t errlen)
+merge_grant(const json_t *g, bool in_force, int64_t na, struct mdoc *d, char *err,
+    size_t errlen)
 {
 	const char *site = jsonx_str(g, "peer_site"), *id = jsonx_str(g, "peer_ike_id");
 	struct prefix lts[CHILD_SA_MAX_TS], rts[CHILD_SA_MAX_TS];
 	size_t nl, nr, i, added = 0;
 	struct mdoc_peer *p;
+	struct dp_rule rule;
 	struct ipaddr ep;
 	uint16_t port;
 	json_t *r;
@@ -221,6 +224,13 @@ merge_grant(const json_t *g, int64_t na, struct mdoc *d, char *err, size_t errle
 	    endpoint(json_object_get(g, "peer_endpoint"), &ep, &port) == -1)
 		return bad(err, errlen, "grants: grant %s is malformed",
 		    site != NULL ? site : "?");
+	/* a grant not in force (or left out below) is malformed all the same: the
+	 * document is refused now, not when the grant starts */
+	json_array_foreach(json_object_get(g, "rules"), i, r)
+		if (grant_rule(r, &rule) == -1)
+			return bad(err, errlen, "grants: a rule toward %s is malformed", site);
+	if (!in_force)
+		return 0;
 	if ((p = peer_find(d, site)) == NULL) {
 		/* granted but not in the directory (should not happen): its own prefixes */
 		if ((p = peer_add(d, site)) == NULL)
@@ -243,12 +253,7 @@ merge_grant(const json_t *g, int64_t na, struct mdoc *d, char *err, size_t errle
 		p->p.ike.port = port;
 	}
 	json_array_foreach(json_object_get(g, "rules"), i, r) {
-		struct dp_rule rule;
-		int k = grant_rule(r, &rule);
-
-		if (k == -1)
-			return bad(err, errlen, "grants: a rule toward %s is malformed", site);
-		if (k == 0 || p->p.dp.nrules == DP_MAX_RULES) {
+		if (grant_rule(r, &rule) == 0 || p->p.dp.nrules == DP_MAX_RULES) {
 			p->left_out++;
 			continue;
 		}
@@ -286,19 +291,16 @@ parse_grants(const json_t *arr, int64_t now, struct mdoc *d, char *err, size_t e
 		long long nb = jsonx_int(g, "not_before", 0);
 		long long na = jsonx_int(g, "not_after", INT64_MAX);
 
+		bool in_force = nb <= now && now < na;
+
 		if (!json_is_object(g) || !absent_or(g, "not_before", JSON_INTEGER) ||
 		    !absent_or(g, "not_after", JSON_INTEGER) || nb > na)
 			return bad(err, errlen, "grants: entry %s is malformed", "?");
-		if (now < nb) {
-			if (nb < d->next_change)
-				d->next_change = nb;
-			continue;
-		}
-		if (now >= na)
-			continue;
-		if (na < d->next_change)
+		if (now < nb && nb < d->next_change)
+			d->next_change = nb;
+		if (in_force && na < d->next_change)
 			d->next_change = na;
-		if (merge_grant(g, na, d, err, errlen) == -1)
+		if (merge_grant(g, in_force, na, d, err, errlen) == -1)
 			return -1;
 	}
 	return 0;
