@@ -306,6 +306,18 @@ parse_grants(const json_t *arr, int64_t now, struct mdoc *d, char *err, size_t e
 	return 0;
 }
 
+/* a time in seconds: absent is dflt, outside 0..UINT32_MAX is malformed */
+static int
+seconds(const json_t *c, const char *key, long long dflt, uint32_t *out)
+{
+	long long v = jsonx_int(c, key, dflt);
+
+	if (v < 0 || v > UINT32_MAX)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
 static int
 parse_crypto(const json_t *c, struct mdoc *d, char *err, size_t errlen)
 {
@@ -324,7 +336,9 @@ parse_crypto(const json_t *c, struct mdoc *d, char *err, size_t errlen)
 		return bad(err, errlen, "%s is not an object", "crypto");
 	if (json_is_array(json_object_get(ike, "dh_groups"))) {
 		json_array_foreach(json_object_get(ike, "dh_groups"), i, v) {
-			if (!json_is_integer(v) || n == nitems(d->pol.dh_groups) - 1)
+			/* IKEv2 transform IDs are 16 bits; 0 would end the list */
+			if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+			    json_integer_value(v) > 65535 || n == nitems(d->pol.dh_groups) - 1)
 				return bad(err, errlen, "crypto: %s", "bad dh_groups");
 			d->pol.dh_groups[n++] = (int)json_integer_value(v);
 		}
@@ -334,9 +348,10 @@ parse_crypto(const json_t *c, struct mdoc *d, char *err, size_t errlen)
 	}
 	d->pol.esn = jsonx_bool(esp, "esn", true);
 	d->pol.child_pfs = jsonx_bool(esp, "pfs", false);
-	d->pol.ike_rekey_s = (uint32_t)jsonx_int(c, "ike_rekey_s", 0);
-	d->pol.child_rekey_s = (uint32_t)jsonx_int(c, "child_rekey_s", 0);
-	d->idle_timeout_s = (uint32_t)jsonx_int(c, "idle_timeout_s", 300);
+	if (seconds(c, "ike_rekey_s", 0, &d->pol.ike_rekey_s) == -1 ||
+	    seconds(c, "child_rekey_s", 0, &d->pol.child_rekey_s) == -1 ||
+	    seconds(c, "idle_timeout_s", 300, &d->idle_timeout_s) == -1)
+		return bad(err, errlen, "crypto: %s", "a time out of range");
 	return 0;
 }
 
