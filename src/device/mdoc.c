@@ -27,6 +27,16 @@ bad(char *err, size_t errlen, const char *fmt, ...)
 	return -1;
 }
 
+/* key absent, or of type t: a field present with another type is malformed,
+ * never read as its default (which may be wider) */
+static bool
+absent_or(const json_t *o, const char *key, json_type t)
+{
+	const json_t *v = json_object_get(o, key);
+
+	return v == NULL || json_typeof(v) == t;
+}
+
 static int
 copy_name(char *dst, size_t cap, const json_t *v)
 {
@@ -104,7 +114,9 @@ grant_rule(const json_t *r, struct dp_rule *out)
 	char why[96];
 
 	memset(out, 0, sizeof(*out));
-	if (!json_is_object(r) || dir == NULL || !json_is_integer(proto))
+	if (!json_is_object(r) || dir == NULL || !json_is_integer(proto) ||
+	    !absent_or(r, "port_lo", JSON_INTEGER) || !absent_or(r, "port_hi", JSON_INTEGER) ||
+	    !absent_or(r, "local", JSON_STRING) || !absent_or(r, "remote", JSON_STRING))
 		return -1;
 	if (strcmp(dir, "out") == 0)
 		out->dir = DP_DIR_OUT;
@@ -170,7 +182,8 @@ parse_directory(const json_t *arr, struct mdoc *d, char *err, size_t errlen)
 		const char *site = jsonx_str(e, "site");
 		struct mdoc_peer *p;
 
-		if (site == NULL || peer_find(d, site) != NULL || (p = peer_add(d, site)) == NULL)
+		if (site == NULL || site[0] == '\0' || peer_find(d, site) != NULL ||
+		    (p = peer_add(d, site)) == NULL)
 			return bad(err, errlen, "%s: a site is missing, repeated or too long",
 			    "peers");
 		if (prefixes(json_object_get(e, "prefixes"), p->p.dp.remote, DP_MAX_PREFIX,
@@ -188,25 +201,36 @@ parse_directory(const json_t *arr, struct mdoc *d, char *err, size_t errlen)
 	return 0;
 }
 
-/* one grant in force, merged into its peer's entry */
+/* one grant, checked whole; merged into its peer's entry when in force (na: its
+ * not_after) */
 static int
-merge_grant(const json_t *g, struct mdoc *d, char *err, size_t errlen)
+merge_grant(const json_t *g, bool in_force, int64_t na, struct mdoc *d, char *err,
+    size_t errlen)
 {
 	const char *site = jsonx_str(g, "peer_site"), *id = jsonx_str(g, "peer_ike_id");
 	struct prefix lts[CHILD_SA_MAX_TS], rts[CHILD_SA_MAX_TS];
 	size_t nl, nr, i, added = 0;
 	struct mdoc_peer *p;
+	struct dp_rule rule;
 	struct ipaddr ep;
 	uint16_t port;
 	json_t *r;
 
-	if (site == NULL || id == NULL || strlen(id) >= IKE_ID_MAX ||
+	if (site == NULL || site[0] == '\0' || id == NULL || id[0] == '\0' ||
+	    strlen(id) >= IKE_ID_MAX ||
 	    prefixes(json_object_get(g, "local_ts"), lts, CHILD_SA_MAX_TS, &nl) == -1 ||
 	    prefixes(json_object_get(g, "remote_ts"), rts, CHILD_SA_MAX_TS, &nr) == -1 ||
 	    nl == 0 || nr == 0 || !json_is_array(json_object_get(g, "rules")) ||
 	    endpoint(json_object_get(g, "peer_endpoint"), &ep, &port) == -1)
 		return bad(err, errlen, "grants: grant %s is malformed",
 		    site != NULL ? site : "?");
+	/* a grant not in force (or left out below) is malformed all the same: the
+	 * document is refused now, not when the grant starts */
+	json_array_foreach(json_object_get(g, "rules"), i, r)
+		if (grant_rule(r, &rule) == -1)
+			return bad(err, errlen, "grants: a rule toward %s is malformed", site);
+	if (!in_force)
+		return 0;
 	if ((p = peer_find(d, site)) == NULL) {
 		/* granted but not in the directory (should not happen): its own prefixes */
 		if ((p = peer_add(d, site)) == NULL)
@@ -229,12 +253,7 @@ merge_grant(const json_t *g, struct mdoc *d, char *err, size_t errlen)
 		p->p.ike.port = port;
 	}
 	json_array_foreach(json_object_get(g, "rules"), i, r) {
-		struct dp_rule rule;
-		int k = grant_rule(r, &rule);
-
-		if (k == -1)
-			return bad(err, errlen, "grants: a rule toward %s is malformed", site);
-		if (k == 0 || p->p.dp.nrules == DP_MAX_RULES) {
+		if (grant_rule(r, &rule) == 0 || p->p.dp.nrules == DP_MAX_RULES) {
 			p->left_out++;
 			continue;
 		}
@@ -255,6 +274,8 @@ merge_grant(const json_t *g, struct mdoc *d, char *err, size_t errlen)
 	p->grant_ids[p->ngrants++] = jsonx_int(g, "id", 0);
 	p->granted = true;
 	p->p.dp.closed = false;
+	if (na < p->not_after)
+		p->not_after = na;
 	return 0;
 }
 
@@ -269,24 +290,31 @@ parse_grants(const json_t *arr, int64_t now, struct mdoc *d, char *err, size_t e
 	json_array_foreach(arr, i, g) {
 		long long nb = jsonx_int(g, "not_before", 0);
 		long long na = jsonx_int(g, "not_after", INT64_MAX);
-		struct mdoc_peer *p;
 
-		if (!json_is_object(g) || nb > na)
+		bool in_force = nb <= now && now < na;
+
+		if (!json_is_object(g) || !absent_or(g, "not_before", JSON_INTEGER) ||
+		    !absent_or(g, "not_after", JSON_INTEGER) || nb > na)
 			return bad(err, errlen, "grants: entry %s is malformed", "?");
-		if (now < nb) {
-			if (nb < d->next_change)
-				d->next_change = nb;
-			continue;
-		}
-		if (now >= na)
-			continue;
-		if (na < d->next_change)
+		if (now < nb && nb < d->next_change)
+			d->next_change = nb;
+		if (in_force && na < d->next_change)
 			d->next_change = na;
-		if (merge_grant(g, d, err, errlen) == -1)
+		if (merge_grant(g, in_force, na, d, err, errlen) == -1)
 			return -1;
-		if ((p = peer_find(d, jsonx_str(g, "peer_site"))) != NULL && na < p->not_after)
-			p->not_after = na;
 	}
+	return 0;
+}
+
+/* a time in seconds: absent is dflt, outside 0..UINT32_MAX is malformed */
+static int
+seconds(const json_t *c, const char *key, long long dflt, uint32_t *out)
+{
+	long long v = jsonx_int(c, key, dflt);
+
+	if (v < 0 || v > UINT32_MAX)
+		return -1;
+	*out = (uint32_t)v;
 	return 0;
 }
 
@@ -308,7 +336,9 @@ parse_crypto(const json_t *c, struct mdoc *d, char *err, size_t errlen)
 		return bad(err, errlen, "%s is not an object", "crypto");
 	if (json_is_array(json_object_get(ike, "dh_groups"))) {
 		json_array_foreach(json_object_get(ike, "dh_groups"), i, v) {
-			if (!json_is_integer(v) || n == nitems(d->pol.dh_groups) - 1)
+			/* IKEv2 transform IDs are 16 bits; 0 would end the list */
+			if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+			    json_integer_value(v) > 65535 || n == nitems(d->pol.dh_groups) - 1)
 				return bad(err, errlen, "crypto: %s", "bad dh_groups");
 			d->pol.dh_groups[n++] = (int)json_integer_value(v);
 		}
@@ -318,9 +348,10 @@ parse_crypto(const json_t *c, struct mdoc *d, char *err, size_t errlen)
 	}
 	d->pol.esn = jsonx_bool(esp, "esn", true);
 	d->pol.child_pfs = jsonx_bool(esp, "pfs", false);
-	d->pol.ike_rekey_s = (uint32_t)jsonx_int(c, "ike_rekey_s", 0);
-	d->pol.child_rekey_s = (uint32_t)jsonx_int(c, "child_rekey_s", 0);
-	d->idle_timeout_s = (uint32_t)jsonx_int(c, "idle_timeout_s", 300);
+	if (seconds(c, "ike_rekey_s", 0, &d->pol.ike_rekey_s) == -1 ||
+	    seconds(c, "child_rekey_s", 0, &d->pol.child_rekey_s) == -1 ||
+	    seconds(c, "idle_timeout_s", 300, &d->idle_timeout_s) == -1)
+		return bad(err, errlen, "crypto: %s", "a time out of range");
 	return 0;
 }
 
