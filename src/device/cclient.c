@@ -44,6 +44,9 @@ struct cclient {
 	bool			 poll_started, work_started;
 	atomic_bool		 stop;
 
+	/* held while the key store is read for a request, and during a renewal
+	 * (which replaces the key and certificate): never a mismatched pair */
+	pthread_mutex_t		 ks_mu;
 	pthread_mutex_t		 mu;		/* everything below */
 	pthread_cond_t		 cv;		/* worker: something to do, or stop */
 	pthread_cond_t		 poll_cv;	/* poll thread: stop during a back-off */
@@ -149,13 +152,16 @@ request(struct cclient *c, const char *method, const char *path, const char *bod
 		xsnprintf(err, errlen, "URL too long");
 		return -1;
 	}
+	pthread_mutex_lock(&c->ks_mu);
 	if (keystore_open(c->keystore, 0, &ks, &perr) == -1 ||
 	    keystore_key_load(ks, PKI_LABEL_SERVICE, &key, &perr) == -1 ||
 	    keystore_cert_load(ks, PKI_LABEL_SERVICE, &cert, &perr) == -1 ||
 	    keystore_cert_load(ks, PKI_LABEL_ROOT, &root, &perr) == -1) {
+		pthread_mutex_unlock(&c->ks_mu);
 		xsnprintf(err, errlen, "key store %s: %s", c->keystore, perr.msg);
 		goto out;
 	}
+	pthread_mutex_unlock(&c->ks_mu);
 	{
 		const struct enrol_http req = { .url = url, .method = method, .body = body,
 		    .key = key, .cert = cert, .root = root, .timeout_s = timeout_s,
@@ -322,7 +328,9 @@ do_renew(struct cclient *c)
 	struct enrol_result res;
 
 	m->kind = MSG_RENEWED;
+	pthread_mutex_lock(&c->ks_mu);
 	m->ok = enrol_run(&o, &res, m->why, sizeof(m->why)) == 0;
+	pthread_mutex_unlock(&c->ks_mu);
 	if (m->ok)
 		xsnprintf(m->why, sizeof(m->why), "serial %s, valid until %lld", res.serial,
 		    (long long)res.not_after);
@@ -464,6 +472,7 @@ cclient_new(struct event_base *base, const struct cclient_cfg *cfg,
 	c->pipe_r = c->pipe_w = -1;
 	atomic_init(&c->stop, false);
 	pthread_mutex_init(&c->mu, NULL);
+	pthread_mutex_init(&c->ks_mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&c->cv, &ca);
@@ -523,6 +532,7 @@ cclient_free(struct cclient *c)
 	pthread_cond_destroy(&c->cv);
 	pthread_cond_destroy(&c->poll_cv);
 	pthread_mutex_destroy(&c->mu);
+	pthread_mutex_destroy(&c->ks_mu);
 	free(c->url);
 	free(c->pin);
 	free(c->keystore);
