@@ -20,6 +20,7 @@
 #define BACKOFF_MIN_MS		1000
 #define BACKOFF_MAX_MS		16000
 #define APPLY_MAX		64	/* applications queued */
+#define STOP_FLUSH_MS		2000
 
 enum msg_kind { MSG_DOC, MSG_STATE, MSG_DECISION, MSG_RENEWED };
 
@@ -56,6 +57,7 @@ struct cclient {
 	char			*events[CCLIENT_EVENTS_MAX];	/* ring of JSON texts */
 	size_t			 ev_head, ev_len;
 	bool			 refused;
+	bool			 flush;		/* stopping: send what is queued now */
 	uint64_t		 ev_first_ms;	/* when the oldest queued event came */
 	struct cclient_stats	 st;
 };
@@ -408,8 +410,8 @@ work_main(void *arg)
 			now = now_mono_ms();
 			if (c->napply > 0 || c->renew)
 				break;
-			if (c->ev_len > 0 && now >= retry_at &&
-			    (c->ev_len >= EVENTS_BATCH || now - c->ev_first_ms >= EVENTS_FLUSH_MS))
+			if (c->ev_len > 0 && now >= retry_at && (c->flush ||
+			    c->ev_len >= EVENTS_BATCH || now - c->ev_first_ms >= EVENTS_FLUSH_MS))
 				break;
 			clock_gettime(CLOCK_MONOTONIC, &ts);
 			ts.tv_nsec += 200 * 1000000L;
@@ -507,6 +509,18 @@ cclient_free(struct cclient *c)
 
 	if (c == NULL)
 		return;
+	/* the last events (tunnels deleted at shutdown) are sent if the center
+	 * is there, for at most STOP_FLUSH_MS */
+	pthread_mutex_lock(&c->mu);
+	c->flush = true;
+	pthread_cond_signal(&c->cv);
+	for (int i = 0; c->work_started && c->st.reachable && c->ev_len > 0 &&
+	    i < STOP_FLUSH_MS / 50; i++) {
+		pthread_mutex_unlock(&c->mu);
+		usleep(50000);
+		pthread_mutex_lock(&c->mu);
+	}
+	pthread_mutex_unlock(&c->mu);
 	atomic_store(&c->stop, true);
 	pthread_mutex_lock(&c->mu);
 	pthread_cond_broadcast(&c->cv);

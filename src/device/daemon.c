@@ -11,6 +11,7 @@
 #include "device/daemon_int.h"
 #include "device/dataplane.h"
 #include "device/ike/ike.h"
+#include "device/policy/flow.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "pki/keystore.h"
@@ -61,6 +62,14 @@ static void
 ike_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	ike_schedule(arg);
+}
+
+static void
+retry_arm(struct daemon *d, unsigned ms)
+{
+	struct timeval tv = { 0, (suseconds_t)ms * 1000 };
+
+	evtimer_add(d->retry_timer, &tv);
 }
 
 /* ---- IKE engine → daemon ------------------------------------------------ */
@@ -229,6 +238,7 @@ op_child_down(void *arg, const char *peer, uint32_t spi_in, uint32_t spi_out,
 	if (p->nchild > 0)
 		p->nchild--;
 	if (p->nchild == 0) {
+		dp_flows_end(d->dp, peer);
 		managed_event(d, "sa_down", peer, reason, json_pack("{s:I, s:I, s:I, s:I, s:I}",
 		    "bytes_in", (json_int_t)p->bytes_in, "bytes_out", (json_int_t)p->bytes_out,
 		    "packets_in", (json_int_t)p->pkts_in, "packets_out", (json_int_t)p->pkts_out,
@@ -266,6 +276,19 @@ op_event(void *arg, enum ike_event ev, const char *peer, const char *detail)
 	case IKE_EV_AUTH_FAILED:
 		log_warn("peer=%s: handshake refused: %s", who, detail);
 		managed_event(d, "ike_refused", who, detail, NULL);
+		if (p != NULL && p->connecting && p->opened_ms != 0 &&
+		    now_mono_ms() - p->opened_ms < GRANT_RACE_MS && p->retries < GRANT_RETRIES) {
+			/* the grant may not have reached the peer yet: again shortly,
+			 * the queued packets wait */
+			p->connecting = false;
+			p->retries++;
+			p->retry_ms = now_mono_ms() + GRANT_RETRY_DELAY_MS;
+			retry_arm(d, GRANT_RETRY_DELAY_MS);
+			log_info("peer=%s: granted %llu ms ago, the peer may not know yet: "
+			    "trying again in %d ms", who, (unsigned long long)(now_mono_ms() -
+			    p->opened_ms), GRANT_RETRY_DELAY_MS);
+			break;
+		}
 		if (p != NULL) {
 			if (p->connecting)
 				dp_sa_failed(d->dp, peer);
@@ -364,6 +387,26 @@ op_drop_event(void *arg, enum dp_drop why, const char *peer, const uint8_t *pkt,
 	    json_pack("{s:s, s:s}", "src", src, "dst", dst));
 }
 
+/* a flow through a tunnel ended: the device's log, and the center's audit trail */
+static void
+op_flow_end(void *arg, const struct flow *f)
+{
+	struct daemon *d = arg;
+	const struct ipaddr *src = f->opened_out ? &f->local : &f->remote;
+	const struct ipaddr *dst = f->opened_out ? &f->remote : &f->local;
+	uint16_t sport = f->opened_out ? f->lport : f->rport;
+	uint16_t dport = f->opened_out ? f->rport : f->lport;
+	char s[ADDR_STRLEN], t[ADDR_STRLEN];
+
+	ipaddr_format(src, s, sizeof(s));
+	ipaddr_format(dst, t, sizeof(t));
+	log_info("flow: peer=%s proto %u %s:%u -> %s:%u, %llu bytes out, %llu in, %llu s",
+	    f->peer, f->proto, s, sport, t, dport, (unsigned long long)f->bytes_out,
+	    (unsigned long long)f->bytes_in,
+	    (unsigned long long)((f->last_ms - f->start_ms) / 1000));
+	managed_flow(d, f, s, t, sport, dport);
+}
+
 /* the data plane is running out of sequence numbers on an SA: rekey it now */
 static void
 op_rekey_needed(void *arg, const char *peer, uint32_t spi_in)
@@ -375,6 +418,29 @@ op_rekey_needed(void *arg, const char *peer, uint32_t spi_in)
 	if (ike_rekey(d->ike, peer, false) == -1)
 		log_warn("peer=%s: rekey could not start", peer);
 	ike_schedule(d);
+}
+
+/* ---- connections retried after a grant race ----------------------------- */
+
+static void
+retry_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	uint64_t now = now_mono_ms();
+
+	for (size_t i = 0; i < d->cfg.npeers; i++) {
+		struct peer_state *p = &d->ps[i];
+
+		if (p->retry_ms == 0)
+			continue;
+		if (now < p->retry_ms) {
+			retry_arm(d, 20);
+			continue;
+		}
+		p->retry_ms = 0;
+		if (!p->cfg->dp.closed)
+			peer_connect(d, p, "retry after a fresh grant");
+	}
 }
 
 /* ---- idle teardown ------------------------------------------------------ */
@@ -668,6 +734,7 @@ daemon_new(struct event_base *base, struct devcfg *cfg, char *err, size_t errlen
 	const struct dp_ops dops = {
 		.arg = d, .need_sa = op_need_sa, .ike_input = op_ike_input,
 		.drop_event = op_drop_event, .rekey_needed = op_rekey_needed,
+		.flow_end = op_flow_end,
 	};
 	const struct control_ops cops = { .arg = d, .handle = ctl_handle, .gone = ctl_gone };
 	struct timeval idle_tv = { 0, IDLE_CHECK_MS * 1000 };
@@ -706,6 +773,7 @@ daemon_new(struct event_base *base, struct devcfg *cfg, char *err, size_t errlen
 		goto fail;
 	d->ike_timer = evtimer_new(base, ike_timer_cb, d);
 	d->idle_timer = event_new(base, -1, EV_PERSIST, idle_timer_cb, d);
+	d->retry_timer = evtimer_new(base, retry_timer_cb, d);
 	evtimer_add(d->idle_timer, &idle_tv);
 	ike_schedule(d);
 	log_info("device=%s: ready, %zu peer(s), WAN UDP %u/%u, TUN %s", d->cfg.device_id,
@@ -773,6 +841,7 @@ daemon_set_peers(struct daemon *d, struct devcfg_peer *peers, size_t n)
 
 	for (i = 0; i < n; i++) {
 		ps[i].cfg = &peers[i];
+		ps[i].opened_ms = peers[i].dp.closed ? 0 : now_mono_ms();
 		dpeers[i] = peers[i].dp;
 	}
 	/* state carried over by name; which tunnels must close */
@@ -787,6 +856,10 @@ daemon_set_peers(struct daemon *d, struct devcfg_peer *peers, size_t n)
 			struct peer_state keep = *o;
 
 			keep.cfg = &peers[i];
+			if (o->cfg->dp.closed && !peers[i].dp.closed) {
+				keep.opened_ms = now_mono_ms();
+				keep.retries = 0;
+			}
 			ps[i] = keep;
 		}
 		if (!active || ngone == nitems(gone))
@@ -904,6 +977,8 @@ daemon_free(struct daemon *d)
 		event_free(d->ike_timer);
 	if (d->idle_timer != NULL)
 		event_free(d->idle_timer);
+	if (d->retry_timer != NULL)
+		event_free(d->retry_timer);
 	if (d->stop_timer != NULL)
 		event_free(d->stop_timer);
 	if (d->ike != NULL)

@@ -37,7 +37,16 @@ struct peer_state {
 	char		 decision[16];		/* of the last application */
 	char		 decision_why[192];
 	uint64_t	 bytes_in, bytes_out, pkts_in, pkts_out;	/* SAs of this tunnel */
+	/* a fresh grant reaches both ends a few ms apart: a refusal right after
+	 * it is retried (GRANT_RACE_MS, GRANT_RETRIES) with the queue kept */
+	uint64_t	 opened_ms;		/* when the peer last became open */
+	uint64_t	 retry_ms;		/* connect again then (0: no retry due) */
+	unsigned	 retries;
 };
+
+#define GRANT_RACE_MS		3000
+#define GRANT_RETRIES		3
+#define GRANT_RETRY_DELAY_MS	150
 
 struct closed_sa {
 	char		peer[PEER_NAME_MAX];
@@ -62,6 +71,7 @@ struct daemon {
 	struct peer_state	*ps;		/* cfg.npeers entries */
 	struct event		*ike_timer;
 	struct event		*idle_timer;
+	struct event		*retry_timer;
 	struct event		*stop_timer;
 	struct closed_sa	 history[HISTORY_MAX];
 	size_t			 nhistory;	/* total ever; ring index = n % MAX */
@@ -89,6 +99,10 @@ int	 daemon_reload_identity(struct daemon *, char *err, size_t errlen);
 void	 managed_need_grant(struct daemon *, const char *site, struct ctl_conn *conn);
 void	 managed_event(struct daemon *, const char *kind, const char *peer,
 	    const char *reason, json_t *detail);
+struct flow;
+/* a flow summary (src/dst are the opener's and the other end's, formatted) */
+void	 managed_flow(struct daemon *, const struct flow *, const char *src,
+	    const char *dst, uint16_t sport, uint16_t dport);
 json_t	*managed_status(struct daemon *);
 void	 managed_peer_status(struct daemon *, const struct peer_state *, json_t *obj);
 bool	 managed_revoked(struct daemon *, const char *serial);

@@ -23,6 +23,7 @@
 #include "device/dataplane.h"
 #include "device/dp_io.h"
 #include "device/esp/esp.h"
+#include "device/policy/flow.h"
 #include "device/policy/policy.h"
 #include "lib/buf.h"
 #include "lib/log.h"
@@ -106,6 +107,8 @@ struct dp {
 	unsigned		 ev_count[DP_DROP__COUNT];
 	uint8_t			*ike_buf;	/* marker + IKE message (dp_send_ike) */
 	bool			 flushing;
+	struct flow_table	 flows;		/* only with ops.flow_end */
+	uint64_t		 flow_scan_ms;
 };
 
 static const char *dp_drop_names[DP_DROP__COUNT] = {
@@ -442,6 +445,8 @@ dp_lan_input(struct dp *dp, size_t len)
 		dp_enqueue(dp, p, pkt, len);
 		return;
 	}
+	if (dp->flows.cap != 0)
+		flow_account(&dp->flows, p->cfg.name, &pp, true, len, dp_now(dp));
 	dp_encap_send(dp, p->out, p, &pp, len);
 	if (dp->used + DP_ARENA_RESERVE > DP_ARENA_SIZE || dp->nwan >= DP_WAN_MAX)
 		dp_flush(dp);
@@ -526,6 +531,8 @@ dp_esp_input(struct dp *dp, uint8_t *data, size_t len)
 		dp_drop(dp, DP_DROP_RULE, pname, inner.pkt, pp.len);
 		return;
 	}
+	if (dp->flows.cap != 0)
+		flow_account(&dp->flows, p->cfg.name, &pp, false, pp.len, dp_now(dp));
 	if (dp->nlan >= DP_LAN_MAX)
 		dp_flush(dp);
 	dp->lan[dp->nlan].data = inner.pkt;
@@ -600,6 +607,15 @@ dp_keepalive(struct dp *dp, struct dp_sa *sa, uint64_t now)
 	dp->st.udp_tx++;
 }
 
+static void
+dp_flow_cb(void *arg, const struct flow *f)
+{
+	struct dp *dp = arg;
+
+	if (dp->ops.flow_end != NULL)
+		dp->ops.flow_end(dp->ops.arg, f);
+}
+
 void
 dp_timer_run(struct dp *dp)
 {
@@ -617,7 +633,18 @@ dp_timer_run(struct dp *dp)
 		    now - p->out->last_tx_ms >= DP_KEEPALIVE_MS)
 			dp_keepalive(dp, p->out, now);
 	}
+	if (dp->flows.cap != 0 && now - dp->flow_scan_ms >= 1000) {
+		dp->flow_scan_ms = now;
+		flow_end(&dp->flows, NULL, now, FLOW_IDLE_MS, dp_flow_cb, dp);
+	}
 	dp->now_valid = false;
+}
+
+void
+dp_flows_end(struct dp *dp, const char *peer)
+{
+	if (dp->flows.cap != 0)
+		flow_end(&dp->flows, peer, dp_now(dp), 0, dp_flow_cb, dp);
 }
 
 static void
@@ -671,6 +698,8 @@ dp_new_io(struct event_base *base, const struct dp_config *cfg, const struct dp_
 	dp->wan = xcalloc(DP_WAN_MAX, sizeof(*dp->wan));
 	dp->lan = xcalloc(DP_LAN_MAX, sizeof(*dp->lan));
 	dp->ike_buf = xmalloc(65536 + 4);
+	if (ops->flow_end != NULL)
+		flow_table_init(&dp->flows, DP_FLOWS_MAX);
 
 	if ((dp->io_st = io->open(io_arg, dp, base, &dp->cfg)) == NULL) {
 		dp->io = NULL;
@@ -717,6 +746,8 @@ dp_free(struct dp *dp)
 	if (dp == NULL)
 		return;
 	dp->ops.drop_event = NULL;	/* no callbacks into a daemon tearing down */
+	dp->ops.flow_end = NULL;
+	flow_table_free(&dp->flows);
 	if (dp->tick != NULL)
 		event_free(dp->tick);
 	for (i = 0; i < dp->npeers; i++)

@@ -93,6 +93,8 @@ enum dp_drop {
 	DP_DROP__COUNT,
 };
 
+struct flow;		/* device/policy/flow.h */
+
 struct dp_ops {
 	void	*arg;
 	void	(*need_sa)(void *arg, const char *peer);
@@ -107,7 +109,13 @@ struct dp_ops {
 	 * exhausted (then nothing more is sent on it, RFC 4303 §3.3.3): the engine
 	 * should rekey the CHILD SA with this inbound SPI. */
 	void	(*rekey_needed)(void *arg, const char *peer, uint32_t spi_in);
+	/* added, optional: a flow that crossed a tunnel ended (idle FLOW_IDLE_MS,
+	 * or dp_flows_end); its summary for the audit trail. With it set, the data
+	 * plane accounts every packet it passes in a table of DP_FLOWS_MAX flows
+	 * (device/policy/flow.h); without it, none. */
+	void	(*flow_end)(void *arg, const struct flow *);
 };
+#define DP_FLOWS_MAX	4096
 
 /* an on-demand request not answered by dp_sa_add within this time is given up:
  * the queue is dropped (DP_DROP_NO_SA) and the next packet asks again */
@@ -131,6 +139,9 @@ int	dp_send_ike(struct dp *, const struct ipaddr *src, uint16_t sport,
 /* the daemon could not make an SA for the peer (IKE failed): drop its queue
  * (DP_DROP_NO_SA) and let the next packet call need_sa again */
 void	dp_sa_failed(struct dp *, const char *peer);
+/* added: report and forget the flows of peer now (its tunnel ended), or of
+ * every peer (NULL: shutting down) */
+void	dp_flows_end(struct dp *, const char *peer);
 /* ms since the last packet either way through any SA of the peer (or since the
  * newest SA was added, if later); UINT64_MAX if the peer has no SA */
 uint64_t dp_peer_idle_ms(struct dp *, const char *peer);

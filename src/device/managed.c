@@ -20,6 +20,7 @@
 #include "device/daemon_int.h"
 #include "device/enrol.h"
 #include "device/mdoc.h"
+#include "device/policy/flow.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -28,6 +29,7 @@
 #define RENEW_RETRY_S		30
 #define APP_WAITERS_MAX		16
 #define ENROL_BACKOFF_MAX_S	30
+#define EVENT_REASON_MAX	256	/* the center refuses longer (docs/API.md) */
 
 struct app_waiter {
 	char		 site[PEER_NAME_MAX];
@@ -461,11 +463,43 @@ managed_event(struct daemon *d, const char *kind, const char *peer, const char *
 	    (json_int_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 	if (peer != NULL)
 		json_object_set_new(ev, "peer", json_string(peer));
-	if (reason != NULL)
-		json_object_set_new(ev, "reason", json_string(reason));
+	if (reason != NULL && reason[0] != '\0')
+		json_object_set_new(ev, "reason", json_stringn(reason, MIN(strlen(reason),
+		    (size_t)EVENT_REASON_MAX)));
 	if (detail != NULL)
 		json_object_set_new(ev, "detail", detail);
 	if (peer != NULL && (mp = mdoc_peer(&m->doc, peer)) != NULL && mp->ngrants > 0)
+		json_object_set_new(ev, "grant", json_integer(mp->grant_ids[0]));
+	cclient_event(m->cc, ev);
+}
+
+void
+managed_flow(struct daemon *d, const struct flow *f, const char *src, const char *dst,
+    uint16_t sport, uint16_t dport)
+{
+	struct managed *m = d->m;
+	const struct mdoc_peer *mp;
+	struct timespec ts;
+	int64_t wall, mono;
+	json_t *ev;
+
+	if (m == NULL || m->cc == NULL)
+		return;
+	/* the data plane's clock is monotonic: times as wall-clock milliseconds */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	wall = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	mono = (int64_t)now_mono_ms();
+	ev = json_pack("{s:s, s:I, s:s, s:{s:s, s:s, s:i, s:i, s:i, s:I, s:I, s:I, s:I, "
+	    "s:I, s:I}}", "kind", "flow", "time_ms", (json_int_t)wall, "peer", f->peer,
+	    "flow", "src", src, "dst", dst, "proto", (int)f->proto, "sport", (int)sport,
+	    "dport", (int)dport, "bytes_in", (json_int_t)f->bytes_in,
+	    "bytes_out", (json_int_t)f->bytes_out, "packets_in", (json_int_t)f->pkts_in,
+	    "packets_out", (json_int_t)f->pkts_out,
+	    "start_ms", (json_int_t)(wall - (mono - (int64_t)f->start_ms)),
+	    "end_ms", (json_int_t)(wall - (mono - (int64_t)f->last_ms)));
+	if (ev == NULL)
+		return;
+	if ((mp = mdoc_peer(&m->doc, f->peer)) != NULL && mp->ngrants > 0)
 		json_object_set_new(ev, "grant", json_integer(mp->grant_ids[0]));
 	cclient_event(m->cc, ev);
 }

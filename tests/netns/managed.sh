@@ -95,10 +95,13 @@ check "lab -> hosp traffic through the whole outage: nothing lost" \
 check "events held during the outage are delivered afterwards" \
     wait_for 25 events_flushed b
 
+check "flow summaries reach the audit trail when a tunnel ends (hosp's view of clin)" \
+    wait_for 10 audit_has device.flow site-a '"src": "10.2.0.2"' '"dst": "10.1.0.2"' '"proto": 1'
+
 # --- renewal: the service certificates live 60 s here and are renewed at 2/3
 check "site a renews its service certificate by itself" \
     wait_for 60 serial_changed a "$serial_a"
-check "the center recorded the renewal" audit_has device.renewed site-a
+check "the center recorded the renewal" wait_for 5 audit_has device.renewed site-a
 wait_for 30 grep -q "service certificate renewed" "$T_DIR/b.log"
 ctl a disconnect clin >/dev/null 2>&1
 wait_for 3 no_child a clin
