@@ -698,7 +698,7 @@ dp_new_io(struct event_base *base, const struct dp_config *cfg, const struct dp_
 	dp->wan = xcalloc(DP_WAN_MAX, sizeof(*dp->wan));
 	dp->lan = xcalloc(DP_LAN_MAX, sizeof(*dp->lan));
 	dp->ike_buf = xmalloc(65536 + 4);
-	if (ops->flow_end != NULL)
+	if (dp->ops.flow_end != NULL)
 		flow_table_init(&dp->flows, DP_FLOWS_MAX);
 
 	if ((dp->io_st = io->open(io_arg, dp, base, &dp->cfg)) == NULL) {
