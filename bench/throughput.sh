@@ -28,49 +28,11 @@ DUR=${SECONDS_PER_RUN:-10}
 RUNS=${RUNS:-3}
 SYSTEMS=${*:-veth odvpn nebula wg-go}
 P=odpb$(( $$ % 10000 ))
-NA=$P-a NB=$P-b
 TMP=$(mktemp -d /tmp/odvpn-bench.XXXXXX)
-PIDS=()
+. "$ROOT/bench/lib.sh"	# NA NB PIDS cleanup topo bg_ns wait_ping first_packet median
 declare -A RESULT LAT
 
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${PIDS[@]}"; do
-		for _ in $(seq 20); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$p" 2>/dev/null
-	done
-	PIDS=()
-	ip netns del "$NA" 2>/dev/null
-	ip netns del "$NB" 2>/dev/null
-}
 trap 'cleanup; rm -rf "$TMP"' EXIT
-
-# two namespaces, veth 10.77.0.1 <-> 10.77.0.2 (the "WAN")
-topo() {
-	cleanup
-	ip netns add "$NA" && ip netns add "$NB"
-	ip link add "$P-va" netns "$NA" type veth peer name "$P-vb" netns "$NB"
-	ip -n "$NA" addr add 10.77.0.1/24 dev "$P-va"
-	ip -n "$NB" addr add 10.77.0.2/24 dev "$P-vb"
-	ip -n "$NA" link set lo up; ip -n "$NB" link set lo up
-	ip -n "$NA" link set "$P-va" up; ip -n "$NB" link set "$P-vb" up
-}
-
-bg_ns() {	# bg_ns NS LOG CMD...: start CMD in NS, remember its PID
-	local ns=$1 log=$2; shift 2
-	ip netns exec "$ns" "$@" >"$log" 2>&1 &
-	PIDS+=($!)
-}
-
-wait_ping() {	# wait_ping NS ADDR: until the tunnel passes a ping (10 s)
-	local i
-	for i in $(seq 100); do
-		ip netns exec "$1" ping -c1 -W1 "$2" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	return 1
-}
 
 # measure NAME ADDR: iperf3 from NA to a server on ADDR in NB; RESULT[NAME] is
 # the median Gbit/s of RUNS runs (not in a subshell: the server's PID must be
@@ -150,21 +112,6 @@ EOT
 }
 [ -n "${ODVPN_CMD:-}" ] && eval "odvpn_up() { $ODVPN_CMD; }"
 
-# first_packet NS_SEND NS_RECV ADDR: ms from sending one datagram into a tunnel
-# that does not exist yet to its delivery, or "lost"
-first_packet() {
-	local out=$TMP/fp.$RANDOM pid
-	ip netns exec "$2" python3 "$ROOT/bench/firstpacket.py" recv "$3" 9999 "$out.ms" \
-	    >"$out.ready" 2>&1 &
-	pid=$!
-	for _ in $(seq 100); do grep -q ready "$out.ready" 2>/dev/null && break; sleep 0.05; done
-	ip netns exec "$1" python3 "$ROOT/bench/firstpacket.py" send "$3" 9999
-	wait "$pid"
-	cat "$out.ms" 2>/dev/null || echo lost
-}
-
-median() { printf '%s\n' "$@" | sort -g | sed -n "$(( ($# + 1) / 2 ))p"; }
-
 run_veth() {
 	topo
 	measure veth 10.77.0.2
@@ -200,34 +147,7 @@ run_odvpn_static() {
 run_nebula() {
 	command -v nebula >/dev/null || { RESULT[nebula]=-; return; }
 	topo
-	local d=$TMP/nebula n
-	mkdir -p "$d"
-	( cd "$d" && nebula-cert ca -name bench >/dev/null &&
-	  nebula-cert sign -name a -ip 10.79.0.1/24 -out-crt a.crt -out-key a.key >/dev/null &&
-	  nebula-cert sign -name b -ip 10.79.0.2/24 -out-crt b.crt -out-key b.key >/dev/null )
-	for n in a b; do
-		cat >"$d/$n.yml" <<EOT
-pki: { ca: $d/ca.crt, cert: $d/$n.crt, key: $d/$n.key }
-static_host_map:
-  "10.79.0.1": ["10.77.0.1:4242"]
-  "10.79.0.2": ["10.77.0.2:4242"]
-lighthouse: { am_lighthouse: false }
-listen: { host: 0.0.0.0, port: 4242 }
-punchy: { punch: false }
-tun: { dev: neb0, mtu: 1400 }
-logging: { level: warning }
-firewall:
-  outbound: [ { port: any, proto: any, host: any } ]
-  inbound: [ { port: any, proto: any, host: any } ]
-EOT
-	done
-	bg_ns "$NA" "$d/a.log" nebula -config "$d/a.yml"
-	bg_ns "$NB" "$d/b.log" nebula -config "$d/b.yml"
-	for _ in $(seq 50); do
-		ip -n "$NA" addr show neb0 2>/dev/null | grep -q 10.79.0.1 &&
-		    ip -n "$NB" addr show neb0 2>/dev/null | grep -q 10.79.0.2 && break
-		sleep 0.1
-	done
+	nebula_up
 	LAT[nebula]=$(first_packet "$NA" "$NB" 10.79.0.2)
 	wait_ping "$NA" 10.79.0.2 || { echo "nebula: no tunnel" >&2; RESULT[nebula]=0; return; }
 	measure nebula 10.79.0.2
@@ -236,29 +156,7 @@ EOT
 run_wg_go() {
 	command -v wireguard-go >/dev/null || { RESULT[wg-go]=-; return; }
 	topo
-	local ka kb pa pb ia=wga$$ ib=wgb$$
-	ka=$(wg genkey); kb=$(wg genkey)
-	pa=$(echo "$ka" | wg pubkey); pb=$(echo "$kb" | wg pubkey)
-	echo "$ka" >"$TMP/wa.key"; echo "$kb" >"$TMP/wb.key"
-	# two interface names: the control sockets (/var/run/wireguard/NAME.sock)
-	# are not per namespace. Foreground (-f) so that the PID we keep is the
-	# daemon's; the variable lets it run on a kernel with WireGuard built in.
-	bg_ns "$NA" "$TMP/wg-a.log" env WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1 \
-	    wireguard-go -f "$ia"
-	bg_ns "$NB" "$TMP/wg-b.log" env WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1 \
-	    wireguard-go -f "$ib"
-	for _ in $(seq 50); do
-		ip -n "$NA" link show "$ia" >/dev/null 2>&1 &&
-		    ip -n "$NB" link show "$ib" >/dev/null 2>&1 &&
-		    [ -S /var/run/wireguard/$ia.sock ] && [ -S /var/run/wireguard/$ib.sock ] && break
-		sleep 0.1
-	done
-	ip netns exec "$NA" wg set "$ia" private-key "$TMP/wa.key" listen-port 51820 \
-	    peer "$pb" endpoint 10.77.0.2:51820 allowed-ips 10.80.0.2/32
-	ip netns exec "$NB" wg set "$ib" private-key "$TMP/wb.key" listen-port 51820 \
-	    peer "$pa" endpoint 10.77.0.1:51820 allowed-ips 10.80.0.1/32
-	ip -n "$NA" addr add 10.80.0.1/24 dev "$ia"; ip -n "$NB" addr add 10.80.0.2/24 dev "$ib"
-	ip -n "$NA" link set "$ia" mtu 1400 up; ip -n "$NB" link set "$ib" mtu 1400 up
+	wg_go_up
 	LAT[wg-go]=$(first_packet "$NA" "$NB" 10.80.0.2)
 	wait_ping "$NA" 10.80.0.2 || { echo "wireguard-go: no tunnel" >&2; RESULT[wg-go]=0; return; }
 	measure wg-go 10.80.0.2
