@@ -508,6 +508,7 @@ grant_transition(struct center *c, const struct center_req *req, const char *arg
 	}
 	if (tx_commit(c, resp) == -1)
 		goto out;
+	log_info("grant=%s: %s: %s", arg, dflt_reason, reason);
 	json_decref(row);
 	row = must_grant(c, arg, resp);
 	resp_json(resp, 200, row != NULL ? grant_out(row) : NULL);

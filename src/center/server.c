@@ -1,4 +1,5 @@
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -463,6 +464,16 @@ server_new(struct event_base *base, struct center *c, char *err, size_t errlen)
 		xsnprintf(err, errlen, "cannot listen on %s port %d", c->cfg.listen,
 		    c->cfg.port);
 		goto fail;
+	}
+	{
+		/* no Nagle: a pushed answer's headers and body leave together, not
+		 * the body after the device's delayed ACK (~40 ms); accepted
+		 * connections inherit the option from the listening socket */
+		int one = 1;
+
+		if (setsockopt(evhttp_bound_socket_get_fd(srv->sock), IPPROTO_TCP,
+		    TCP_NODELAY, &one, sizeof(one)) == -1)
+			log_warn("center: TCP_NODELAY not set on the listening socket");
 	}
 	srv->push_ev = event_new(base, -1, 0, push_run, srv);
 	srv->tick_ev = event_new(base, -1, EV_PERSIST, tick, srv);

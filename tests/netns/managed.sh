@@ -36,6 +36,8 @@ check_eq "site a's device is enrolled at the center" "enrolled" \
 check "site a's key store now holds its service key and certificate" \
     test -s "$T_DIR/ks-a/service.crt.pem"
 serial_a=$(ctl a status --json | jget center.service_serial)
+check "site a reports the serial of its service certificate" \
+    sh -c "[ -n '$serial_a' ] && [ '$serial_a' != None ]"
 check_eq "site a knows two sites (b and c), none granted yet" "false false" \
     "$(peer_field a clin granted) $(peer_field a lab granted)"
 check_eq "site b knows one site (a): b and c share no group" "1" \
@@ -101,6 +103,7 @@ check "flow summaries reach the audit trail when a tunnel ends (hosp's view of c
 # --- renewal: the service certificates live 60 s here and are renewed at 2/3
 check "site a renews its service certificate by itself" \
     wait_for 60 serial_changed a "$serial_a"
+[ -s "$T_DIR/status-odd.json" ] && diag "status without a serial: $(head -c 300 "$T_DIR/status-odd.json")"
 check "the center recorded the renewal" wait_for 5 audit_has device.renewed site-a
 wait_for 30 grep -q "service certificate renewed" "$T_DIR/b.log"
 ctl a disconnect clin >/dev/null 2>&1
