@@ -33,6 +33,7 @@ static const struct route routes[] = {
 	{ CENTER_POST,	 "/v1/connections",			TIER2,		h_device_apply },
 	{ CENTER_POST,	 "/v1/events",				TIER2,		h_events },
 	{ CENTER_GET,	 "/v1/crl",				TIER1 | TIER2 | ADMIN, h_crl },
+	{ CENTER_GET,	 "/v1/time",				TIER1 | TIER2 | ADMIN, h_time },
 	/* administrators */
 	{ CENTER_GET,	 "/v1/admin/status",			ADMIN,	h_status },
 	{ CENTER_GET,	 "/v1/admin/export",			ADMIN,	h_export },

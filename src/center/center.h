@@ -48,6 +48,7 @@ struct center_cfg {
 	size_t			max_body;		/* bytes; larger bodies get 413 */
 	int			max_waiters;		/* parked long-poll requests */
 	int			max_events;		/* per event upload */
+	int64_t			clock_alert_ms;		/* device clock offsets beyond: alert */
 	int			request_timeout_s;	/* idle connection timeout */
 	int64_t			service_cert_lifetime_s;
 	int64_t			grant_validity_s;

@@ -120,6 +120,7 @@ void	h_device_apply(struct center *, const struct center_req *, const char *cons
 void	h_revocation_list(struct center *, const struct center_req *, const char *const *, struct center_resp *);
 void	h_revoke(struct center *, const struct center_req *, const char *const *, struct center_resp *);
 void	h_crl(struct center *, const struct center_req *, const char *const *, struct center_resp *);
+void	h_time(struct center *, const struct center_req *, const char *const *, struct center_resp *);
 
 /* caudit.c */
 void	h_audit_list(struct center *, const struct center_req *, const char *const *, struct center_resp *);

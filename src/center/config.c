@@ -28,6 +28,7 @@ center_cfg_defaults(struct center_cfg *cfg)
 	cfg->max_body = 64 * 1024;
 	cfg->max_waiters = 10000;
 	cfg->max_events = 256;
+	cfg->clock_alert_ms = 2000;
 	cfg->request_timeout_s = 60;
 	cfg->service_cert_lifetime_s = 7 * 86400;
 	cfg->grant_validity_s = 86400;
@@ -121,6 +122,7 @@ cfg_parse(const char *text, size_t len, const char *base, struct center_cfg *cfg
 		{ "max_body_bytes", JX_INT, false, 1024, 1024 * 1024 },
 		{ "max_waiters", JX_INT, false, 1, 1000000 },
 		{ "max_events", JX_INT, false, 1, 10000 },
+		{ "clock_alert_ms", JX_INT, false, 10, 3600000 },
 		{ "request_timeout_s", JX_INT, false, 5, 7200 },
 		{ "service_cert_lifetime_s", JX_INT, false, 60, 366 * 86400 },
 		{ "grant_validity_s", JX_INT, false, 60, 366 * 86400 },
@@ -164,6 +166,7 @@ cfg_parse(const char *text, size_t len, const char *base, struct center_cfg *cfg
 	c.max_body = (size_t)jsonx_int(o, "max_body_bytes", (long long)c.max_body);
 	c.max_waiters = (int)jsonx_int(o, "max_waiters", c.max_waiters);
 	c.max_events = (int)jsonx_int(o, "max_events", c.max_events);
+	c.clock_alert_ms = jsonx_int(o, "clock_alert_ms", c.clock_alert_ms);
 	c.request_timeout_s = (int)jsonx_int(o, "request_timeout_s", c.request_timeout_s);
 	c.service_cert_lifetime_s = jsonx_int(o, "service_cert_lifetime_s",
 	    c.service_cert_lifetime_s);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 
@@ -232,6 +233,18 @@ event_check(const json_t *e, size_t i, char *err, size_t errlen)
 	return 0;
 }
 
+/* GET /v1/time: the center's clock, for the devices' offset (REQ-AUD-4) */
+void
+h_time(struct center *c, const struct center_req *req, const char *const *args,
+    struct center_resp *resp)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	resp_json(resp, 200, json_pack("{s:I}", "time_ms",
+	    (json_int_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000));
+}
+
 /* POST /v1/events: {"events": [...]} → audit records device.<kind> */
 void
 h_events(struct center *c, const struct center_req *req, const char *const *args,
@@ -266,6 +279,15 @@ h_events(struct center *c, const struct center_req *req, const char *const *args
 		    jsonx_int(e, "grant", 0), e };
 
 		xsnprintf(kind, sizeof(kind), "device.%s", jsonx_str(e, "kind"));
+		if (strcmp(kind, "device.clock") == 0 &&
+		    llabs(jsonx_int(e, "offset_ms", 0)) > c->cfg.clock_alert_ms) {
+			/* REQ-AUD-4: a skewed clock makes the device's records hard to
+			 * match against the others: alert, and mark the record */
+			log_warn("device=%s: clock off by %lld ms (alert beyond %lld ms)",
+			    req->peer->name, jsonx_int(e, "offset_ms", 0),
+			    (long long)c->cfg.clock_alert_ms);
+			json_object_set_new(e, "alert", json_true());
+		}
 		if (caudit(c, &ev) == -1) {
 			resp_store(c, resp);
 			goto out;

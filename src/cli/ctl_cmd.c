@@ -226,6 +226,11 @@ cmd_status(int argc, char **argv)
 		    "waiting %lld\n", str(s, "service_serial"), until,
 		    jsonx_int(json_object_get(s, "events"), "sent", 0),
 		    jsonx_int(json_object_get(s, "events"), "queued", 0));
+		if (json_is_object(json_object_get(s, "clock")))
+			printf("clock: the center is %+lld ms from this device (measured with a "
+			    "%lld ms round trip)\n",
+			    jsonx_int(json_object_get(s, "clock"), "offset_ms", 0),
+			    jsonx_int(json_object_get(s, "clock"), "rtt_ms", 0));
 	}
 	printf("\nIKE SAs: %zu\n", json_array_size(json_object_get(r, "ike_sas")));
 	if (json_array_size(json_object_get(r, "ike_sas")) > 0)

@@ -21,6 +21,9 @@
 #define BACKOFF_MAX_MS		16000
 #define APPLY_MAX		64	/* applications queued */
 #define STOP_FLUSH_MS		2000
+#define CLOCK_FIRST_MS		2000	/* the first clock probe after start */
+#define CLOCK_EVERY_MS		600000	/* then every 10 minutes */
+#define CLOCK_WARN_MS		1000
 
 enum msg_kind { MSG_DOC, MSG_STATE, MSG_DECISION, MSG_RENEWED };
 
@@ -390,15 +393,65 @@ do_events(struct cclient *c)
 	return true;
 }
 
+static int64_t
+wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * REQ-AUD-4: how far our clock is from the center's, NTP-style from one
+ * request (offset = the center's time - the middle of our request; the error
+ * is at most half the round trip, reported with it). Sent as a clock event.
+ */
+static bool
+do_clock(struct cclient *c)
+{
+	struct enrol_answer ans;
+	int64_t t0 = wall_ms(), t1, server, offset;
+	char err[384];
+	json_t *j = NULL;
+	bool ok = false;
+
+	if (request(c, "GET", "/v1/time", NULL, 10, &ans, err, sizeof(err)) == 0 &&
+	    ans.status == 200 && (j = json_loads(ans.body, 0, NULL)) != NULL &&
+	    json_is_integer(json_object_get(j, "time_ms"))) {
+		t1 = wall_ms();
+		server = json_integer_value(json_object_get(j, "time_ms"));
+		offset = server - (t0 + (t1 - t0) / 2);
+		pthread_mutex_lock(&c->mu);
+		c->st.clock_offset_ms = offset;
+		c->st.clock_rtt_ms = t1 - t0;
+		c->st.clock_measured = true;
+		pthread_mutex_unlock(&c->mu);
+		if (llabs(offset) > CLOCK_WARN_MS)
+			log_warn("clock: this device is %lld ms %s the center (round trip %lld "
+			    "ms): its records will not line up; check its time source",
+			    (long long)llabs(offset), offset > 0 ? "behind" : "ahead of",
+			    (long long)(t1 - t0));
+		cclient_event(c, json_pack("{s:s, s:I, s:I, s:{s:I}}", "kind", "clock",
+		    "time_ms", (json_int_t)t1, "offset_ms", (json_int_t)offset, "detail",
+		    "rtt_ms", (json_int_t)(t1 - t0)));
+		ok = true;
+	}
+	json_decref(j);
+	enrol_answer_free(&ans);
+	return ok;
+}
+
 static void *
 work_main(void *arg)
 {
 	struct cclient *c = arg;
 	uint64_t retry_at = 0, backoff = BACKOFF_MIN_MS;
+	uint64_t clock_due = now_mono_ms() + CLOCK_FIRST_MS;
 
 	for (;;) {
 		char site[64] = "";
-		bool renew = false, events = false;
+		bool renew = false, events = false, clock = false;
 		uint64_t now = now_mono_ms();
 
 		pthread_mutex_lock(&c->mu);
@@ -408,7 +461,7 @@ work_main(void *arg)
 			if (atomic_load(&c->stop))
 				break;
 			now = now_mono_ms();
-			if (c->napply > 0 || c->renew)
+			if (c->napply > 0 || c->renew || now >= clock_due)
 				break;
 			if (c->ev_len > 0 && now >= retry_at && (c->flush ||
 			    c->ev_len >= EVENTS_BATCH || now - c->ev_first_ms >= EVENTS_FLUSH_MS))
@@ -434,6 +487,8 @@ work_main(void *arg)
 			renew = true;
 			c->renew = false;
 			c->st.renewals++;
+		} else if (now >= clock_due) {
+			clock = true;
 		} else {
 			events = true;
 		}
@@ -442,6 +497,9 @@ work_main(void *arg)
 			do_apply(c, site);
 		else if (renew)
 			do_renew(c);
+		else if (clock)
+			/* measured again in 10 minutes, or in a minute after a failure */
+			clock_due = now_mono_ms() + (do_clock(c) ? CLOCK_EVERY_MS : 60000);
 		else if (events) {
 			if (do_events(c)) {
 				backoff = BACKOFF_MIN_MS;

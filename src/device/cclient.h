@@ -13,7 +13,8 @@
  *                  certificate renewal, enrol_run) and POST /v1/events (batches
  *                  of up to 256 events, at most every EVENTS_FLUSH_MS; kept, in
  *                  order, while the center is away — the oldest are dropped and
- *                  counted beyond CCLIENT_EVENTS_MAX).
+ *                  counted beyond CCLIENT_EVENTS_MAX), and GET /v1/time every
+ *                  10 minutes: the clock offset, sent as a clock event.
  *
  * Results come back to the event loop through a pipe and are delivered by the
  * callbacks below, in the loop's thread. Each request loads the service key
@@ -67,12 +68,15 @@ void	 cclient_apply(struct cclient *, const char *site);
 /* renew the service certificate now (answered through ops->renewed) */
 void	 cclient_renew(struct cclient *);
 /* queue one event for upload (steals the reference); see docs/API.md */
-void	 cclient_event(struct cclient *, json_t *ev);
+void	 cclient_event(struct cclient *, json_t *ev);	/* any thread */
 
 struct cclient_stats {
 	uint64_t	docs, polls, poll_failures, events_sent, events_dropped;
 	uint64_t	applications, renewals;
 	bool		reachable;
+	bool		clock_measured;
+	int64_t		clock_offset_ms;	/* the center's clock - ours */
+	int64_t		clock_rtt_ms;		/* the measurement's round trip */
 	size_t		events_queued;
 };
 void	 cclient_get_stats(struct cclient *, struct cclient_stats *);

@@ -556,7 +556,7 @@ managed_status(struct daemon *d)
 	cclient_get_stats(m->cc, &st);
 	(void)pki_cert_serial(d->cert, serial);
 	return json_pack("{s:s, s:b, s:s, s:I, s:s, s:s, s:b, s:I, s:I, s:I, s:s, "
-	    "s:{s:I, s:I, s:I}, s:I, s:I}",
+	    "s:{s:I, s:I, s:I}, s:I, s:I, s:o}",
 	    "url", d->cfg.center_url, "reachable", m->reachable, "last_error",
 	    m->reachable ? "" : m->center_why, "version", (json_int_t)m->doc.version,
 	    "site", m->doc.site, "org", m->doc.org, "suspended", m->doc.suspended,
@@ -566,7 +566,10 @@ managed_status(struct daemon *d)
 	    "events", "sent", (json_int_t)st.events_sent, "queued",
 	    (json_int_t)st.events_queued, "dropped", (json_int_t)st.events_dropped,
 	    "applications", (json_int_t)st.applications,
-	    "revoked_serials", (json_int_t)m->doc.nrevoked);
+	    "revoked_serials", (json_int_t)m->doc.nrevoked,
+	    "clock", st.clock_measured ? json_pack("{s:I, s:I}", "offset_ms",
+	    (json_int_t)st.clock_offset_ms, "rtt_ms", (json_int_t)st.clock_rtt_ms) :
+	    json_null());
 }
 
 void

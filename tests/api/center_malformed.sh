@@ -136,6 +136,18 @@ code=$(t2curl hosp-01 -o "$T_DIR/out" -w '%{http_code}' -X POST \
 check_eq "a good event upload after all that" 201 "$code"
 check_eq "and it is in the audit trail" device.sa_up \
     "$(adm --json audit --device hosp-01 --kind device. | jq -r '.events[-1].kind')"
+# clock discipline (REQ-AUD-4): the center's time, and an alert on a skewed device
+t_local=$(( $(date +%s%N) / 1000000 ))
+t_center=$(t2curl hosp-01 "$URL/v1/time" | jq -r .time_ms)
+check "GET /v1/time gives the center's clock in ms" \
+    test "$(( t_center - t_local ))" -gt -5000 -a "$(( t_center - t_local ))" -lt 5000
+code=$(t2curl hosp-01 -o "$T_DIR/out" -w '%{http_code}' -X POST -d '{"events":[
+    {"kind":"clock","time_ms":1700000000000,"offset_ms":-12},
+    {"kind":"clock","time_ms":1700000000001,"offset_ms":5000}]}' "$URL/v1/events")
+check_eq "clock events accepted" 201 "$code"
+check_eq "a small offset is recorded without alert, a large one with" "null true" \
+    "$(adm --json audit --device hosp-01 --kind device.clock |
+    jq -r '[.events[].detail.alert] | map(tostring) | join(" ")')"
 check "odvpn admin shows server errors verbatim and exits 1" \
     grep -q 'organisation "hosp" already exists' <<<"$(adm org add hosp --kind vendor 2>&1)"
 adm org add hosp --kind vendor >/dev/null 2>&1

@@ -76,6 +76,11 @@ both_sa_up() { audit_has device.sa_up site-b && audit_has device.sa_up site-a; }
 check "events of both ends reached the center (sa_up from clin and hosp)" \
     wait_for 5 both_sa_up
 
+check "site a measured its clock against the center's and reported it" \
+    wait_for 5 audit_has device.clock site-a offset_ms
+check "odvpn status shows the clock offset" \
+    sh -c "$ODVPN status --socket $T_DIR/a.sock | grep -q 'clock: the center is'"
+
 # --- the center goes away and comes back
 ip netns exec "$T_PFX-host-c" ping -i 0.1 -c 80 -W 1 10.1.0.2 >"$T_DIR/ping-outage.log" 2>&1 &
 ping_pid=$!
