@@ -7,6 +7,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "device/cclient.h"
 #include "device/enrol.h"
 #include "lib/jsonx.h"
@@ -16,6 +18,7 @@
 #include "pki/pki.h"
 
 #define EVENTS_BATCH		256
+#define EVENTS_BYTES_MAX	(32 * 1024)	/* well under the center's max_body_bytes */
 #define EVENTS_FLUSH_MS		1000
 #define BACKOFF_MIN_MS		1000
 #define BACKOFF_MAX_MS		16000
@@ -48,8 +51,8 @@ struct cclient {
 	bool			 poll_started, work_started;
 	atomic_bool		 stop;
 
-	/* held while the key store is read for a request, and during a renewal
-	 * (which replaces the key and certificate): never a mismatched pair */
+	/* one key store reader at a time (the file backend's handles are not
+	 * shared between threads anyway; this keeps the reads short and ordered) */
 	pthread_mutex_t		 ks_mu;
 	pthread_mutex_t		 mu;		/* everything below */
 	pthread_cond_t		 cv;		/* worker: something to do, or stop */
@@ -59,6 +62,8 @@ struct cclient {
 	bool			 renew;
 	char			*events[CCLIENT_EVENTS_MAX];	/* ring of JSON texts */
 	size_t			 ev_head, ev_len;
+	uint64_t		 ev_evicted;	/* ever dropped for room (oldest first) */
+	size_t			 batch_max;	/* events per upload now */
 	bool			 refused;
 	bool			 flush;		/* stopping: send what is queued now */
 	uint64_t		 ev_first_ms;	/* when the oldest queued event came */
@@ -157,16 +162,41 @@ request(struct cclient *c, const char *method, const char *path, const char *bod
 		xsnprintf(err, errlen, "URL too long");
 		return -1;
 	}
-	pthread_mutex_lock(&c->ks_mu);
-	if (keystore_open(c->keystore, 0, &ks, &perr) == -1 ||
-	    keystore_key_load(ks, PKI_LABEL_SERVICE, &key, &perr) == -1 ||
-	    keystore_cert_load(ks, PKI_LABEL_SERVICE, &cert, &perr) == -1 ||
-	    keystore_cert_load(ks, PKI_LABEL_ROOT, &root, &perr) == -1) {
+	/* a renewal replaces the key, then the certificate: a pair read in
+	 * between does not match, and is read again */
+	for (int tries = 0; ; tries++) {
+		EVP_PKEY *pub;
+		bool match;
+
+		pthread_mutex_lock(&c->ks_mu);
+		if (keystore_open(c->keystore, 0, &ks, &perr) == -1 ||
+		    keystore_key_load(ks, PKI_LABEL_SERVICE, &key, &perr) == -1 ||
+		    keystore_cert_load(ks, PKI_LABEL_SERVICE, &cert, &perr) == -1 ||
+		    keystore_cert_load(ks, PKI_LABEL_ROOT, &root, &perr) == -1) {
+			pthread_mutex_unlock(&c->ks_mu);
+			xsnprintf(err, errlen, "key store %s: %s", c->keystore, perr.msg);
+			goto out;
+		}
 		pthread_mutex_unlock(&c->ks_mu);
-		xsnprintf(err, errlen, "key store %s: %s", c->keystore, perr.msg);
-		goto out;
+		pub = keystore_key_public(key);
+		match = pub != NULL && EVP_PKEY_eq(pub, X509_get0_pubkey(cert)) == 1;
+		EVP_PKEY_free(pub);
+		if (match)
+			break;
+		X509_free(cert);
+		X509_free(root);
+		keystore_key_free(key);
+		keystore_close(ks);
+		cert = root = NULL;
+		key = NULL;
+		ks = NULL;
+		if (tries == 20 || atomic_load(&c->stop)) {
+			xsnprintf(err, errlen, "key store %s: the service key and certificate "
+			    "do not match", c->keystore);
+			goto out;
+		}
+		usleep(50000);
 	}
-	pthread_mutex_unlock(&c->ks_mu);
 	{
 		const struct enrol_http req = { .url = url, .method = method, .body = body,
 		    .key = key, .cert = cert, .root = root, .timeout_s = timeout_s,
@@ -329,32 +359,67 @@ do_renew(struct cclient *c)
 {
 	struct msg *m = xcalloc(1, sizeof(*m));
 	const struct enrol_opts o = { .center = c->url, .pin = c->pin,
-	    .keystore = c->keystore, .crl_path = c->crl_path, .renew = true };
+	    .keystore = c->keystore, .crl_path = c->crl_path, .renew = true,
+	    .cancel = &c->stop };
 	struct enrol_result res;
 
 	m->kind = MSG_RENEWED;
-	pthread_mutex_lock(&c->ks_mu);
+	/* not under ks_mu: it may wait for the center; readers check the pair */
 	m->ok = enrol_run(&o, &res, m->why, sizeof(m->why)) == 0;
-	pthread_mutex_unlock(&c->ks_mu);
 	if (m->ok)
 		xsnprintf(m->why, sizeof(m->why), "serial %s, valid until %lld", res.serial,
 		    (long long)res.not_after);
 	post(c, m);
 }
 
-/* upload up to EVENTS_BATCH queued events; false when the center did not take them */
+/* drop the first n queued events (sent or refused), minus those already
+ * evicted for room since the batch was built; under mu */
+static void
+events_consume(struct cclient *c, size_t n, uint64_t evicted_at_build, bool sent)
+{
+	uint64_t gone = c->ev_evicted - evicted_at_build;
+
+	n = gone >= n ? 0 : n - (size_t)gone;
+	n = MIN(n, c->ev_len);
+	for (size_t i = 0; i < n; i++) {
+		free(c->events[c->ev_head]);
+		c->events[c->ev_head] = NULL;
+		c->ev_head = (c->ev_head + 1) % CCLIENT_EVENTS_MAX;
+	}
+	c->ev_len -= n;
+	if (sent)
+		c->st.events_sent += n;
+	else
+		c->st.events_dropped += n;
+	c->ev_first_ms = c->ev_len > 0 ? now_mono_ms() : 0;
+}
+
+/*
+ * Upload the oldest queued events: at most batch_max of them and
+ * EVENTS_BYTES_MAX bytes (at least one). The center takes a batch whole or
+ * not at all: a batch it refuses as malformed or too large (400, 413) is
+ * halved until the one bad event is alone, and only that one is dropped.
+ * Anything else (403, 5xx, no answer) keeps them all for later. false: back
+ * off before the next try.
+ */
 static bool
 do_events(struct cclient *c)
 {
-	size_t n, i, len = 0, cap = 64;
+	size_t n, i, len, cap = 64;
 	char *body, err[384];
 	struct enrol_answer ans;
-	bool ok, refused = false;
+	uint64_t evicted;
+	bool ok;
 
 	pthread_mutex_lock(&c->mu);
-	n = MIN(c->ev_len, (size_t)EVENTS_BATCH);
-	for (i = 0; i < n; i++)
-		cap += strlen(c->events[(c->ev_head + i) % CCLIENT_EVENTS_MAX]) + 1;
+	evicted = c->ev_evicted;
+	for (n = 0; n < MIN(c->ev_len, c->batch_max); n++) {
+		size_t l = strlen(c->events[(c->ev_head + n) % CCLIENT_EVENTS_MAX]) + 1;
+
+		if (n > 0 && cap + l > EVENTS_BYTES_MAX)
+			break;
+		cap += l;
+	}
 	body = xmalloc(cap);
 	len = (size_t)snprintf(body, cap, "{\"events\":[");
 	for (i = 0; i < n; i++)
@@ -364,33 +429,24 @@ do_events(struct cclient *c)
 	snprintf(body + len, cap - len, "]}");
 	ok = request(c, "POST", "/v1/events", body, 0, &ans, err, sizeof(err)) == 0 &&
 	    ans.status == 201;
-	if (!ok && ans.status >= 400 && ans.status < 500) {
-		/* refused as malformed: these events will never be taken; drop them */
-		answer_why(&ans, err, sizeof(err));
-		log_warn("center: %zu event(s) refused and dropped: %s", n, err);
-		ok = refused = true;
-	}
-	enrol_answer_free(&ans);
 	free(body);
-	if (!ok)
-		return false;
 	pthread_mutex_lock(&c->mu);
-	/* only the events sent are removed: newer ones may have come meanwhile,
-	 * and the oldest may have been dropped for room (then fewer remain) */
-	n = MIN(n, c->ev_len);
-	for (i = 0; i < n; i++) {
-		free(c->events[c->ev_head]);
-		c->events[c->ev_head] = NULL;
-		c->ev_head = (c->ev_head + 1) % CCLIENT_EVENTS_MAX;
+	if (ok) {
+		events_consume(c, n, evicted, true);
+		c->batch_max = MIN(c->batch_max * 2, (size_t)EVENTS_BATCH);
+	} else if ((ans.status == 400 || ans.status == 413) && n > 1) {
+		c->batch_max = n / 2;		/* find the bad one */
+		ok = true;
+	} else if (ans.status == 400 || ans.status == 413) {
+		answer_why(&ans, err, sizeof(err));
+		log_warn("center: an event was refused and dropped: %s", err);
+		events_consume(c, 1, evicted, false);
+		c->batch_max = EVENTS_BATCH;
+		ok = true;
 	}
-	c->ev_len -= n;
-	if (refused)
-		c->st.events_dropped += n;
-	else
-		c->st.events_sent += n;
-	c->ev_first_ms = c->ev_len > 0 ? now_mono_ms() : 0;
 	pthread_mutex_unlock(&c->mu);
-	return true;
+	enrol_answer_free(&ans);
+	return ok;
 }
 
 static int64_t
@@ -539,6 +595,7 @@ cclient_new(struct event_base *base, const struct cclient_cfg *cfg,
 	pthread_cond_init(&c->poll_cv, &ca);
 	pthread_condattr_destroy(&ca);
 	c->st.reachable = true;		/* the first failure is reported */
+	c->batch_max = EVENTS_BATCH;
 	if (pipe2(fds, O_CLOEXEC) == -1) {
 		log_error("center client: pipe: %s", strerror(errno));
 		cclient_free(c);
@@ -612,18 +669,23 @@ cclient_free(struct cclient *c)
 	free(c);
 }
 
-void
+bool
 cclient_apply(struct cclient *c, const char *site)
 {
+	bool ok = true;
+
 	pthread_mutex_lock(&c->mu);
 	for (size_t i = 0; i < c->napply; i++)
 		if (strcmp(c->apply[i], site) == 0)
 			goto out;
 	if (c->napply < APPLY_MAX && strlen(site) < sizeof(c->apply[0]))
 		memcpy(c->apply[c->napply++], site, strlen(site) + 1);
+	else
+		ok = false;
 	pthread_cond_signal(&c->cv);
 out:
 	pthread_mutex_unlock(&c->mu);
+	return ok;
 }
 
 void
@@ -649,6 +711,7 @@ cclient_event(struct cclient *c, json_t *ev)
 		free(c->events[c->ev_head]);
 		c->ev_head = (c->ev_head + 1) % CCLIENT_EVENTS_MAX;
 		c->ev_len--;
+		c->ev_evicted++;
 		c->st.events_dropped++;
 	}
 	c->events[(c->ev_head + c->ev_len) % CCLIENT_EVENTS_MAX] = text;

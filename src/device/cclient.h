@@ -63,8 +63,9 @@ struct cclient *cclient_new(struct event_base *, const struct cclient_cfg *,
 	    const struct cclient_ops *);
 /* stops both threads (a long-poll in flight is abandoned within ~1 s) */
 void	 cclient_free(struct cclient *);
-/* file a connection application for site (answered through ops->decision) */
-void	 cclient_apply(struct cclient *, const char *site);
+/* file a connection application for site (answered through ops->decision);
+ * false when APPLY_MAX applications already wait (then none is filed) */
+bool	 cclient_apply(struct cclient *, const char *site);
 /* renew the service certificate now (answered through ops->renewed) */
 void	 cclient_renew(struct cclient *);
 /* queue one event for upload (steals the reference); see docs/API.md */

@@ -393,6 +393,7 @@ devcfg_parse(const char *text, size_t len, struct devcfg *cfg, char *err, size_t
 	cfg->local_lan = json_object_get(root, "lan_prefixes") != NULL;
 	cfg->local_wan = json_object_get(root, "wan_address") != NULL;
 	cfg->local_natt = json_object_get(root, "natt_port") != NULL;
+	cfg->local_idle = json_object_get(root, "idle_timeout_s") != NULL;
 	if (cfg->local_lan && parse_prefixes(json_object_get(root, "lan_prefixes"),
 	    cfg->dp.local, DP_MAX_PREFIX, &cfg->dp.nlocal, "lan_prefixes", err, errlen) == -1)
 		goto out;

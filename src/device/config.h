@@ -41,7 +41,8 @@ struct devcfg {
 	char		center_url[256];
 	char		center_pin[128];	/* the root's SHA-256 fingerprint */
 	char		cache[DEVCFG_PATH_MAX];	/* the last document from the center */
-	bool		local_lan, local_wan, local_natt;	/* set here, not by the center */
+	bool		local_lan, local_wan, local_natt, local_idle;	/* set here, not by
+								   the center */
 };
 
 /* 0 on success; -1 with a message naming the file, field and problem in err */

@@ -174,6 +174,16 @@ op_child_up(void *arg, const struct child_sa *sa)
 	struct peer_state *p = peer_state(d, sa->peer);
 	char ts_l[ADDR_STRLEN], ts_r[ADDR_STRLEN];
 
+	if (p != NULL && p->cert_serial[0] != '\0' && managed_revoked(d, p->cert_serial)) {
+		/* a CHILD SA (a rekey, or one on an older IKE SA) of a peer whose
+		 * certificate has been revoked since: never installed */
+		log_warn("peer=%s: CHILD SA refused: certificate %s is revoked", sa->peer,
+		    p->cert_serial);
+		/* not from inside the engine's callback: from the retry timer */
+		p->kill_pending = true;
+		retry_arm(d, 0);
+		return;
+	}
 	if (dp_sa_add(d->dp, sa) == -1) {
 		log_error("peer=%s: could not install CHILD SA %08x/%08x", sa->peer,
 		    sa->spi_in, sa->spi_out);
@@ -341,12 +351,15 @@ op_need_sa(void *arg, const char *peer)
 	struct daemon *d = arg;
 	struct peer_state *p = peer_state(d, peer);
 
-	if (p == NULL || !p->cfg->on_demand)
+	if (p == NULL)
 		return;
 	if (p->cfg->dp.closed) {
+		/* no grant yet: apply, even toward a site that has to call us */
 		managed_need_grant(d, peer, NULL);
 		return;
 	}
+	if (!p->cfg->on_demand)
+		return;
 	peer_connect(d, p, "on demand: first packet queued");
 }
 
@@ -431,6 +444,11 @@ retry_timer_cb(evutil_socket_t fd, short what, void *arg)
 	for (size_t i = 0; i < d->cfg.npeers; i++) {
 		struct peer_state *p = &d->ps[i];
 
+		if (p->kill_pending) {
+			p->kill_pending = false;
+			ike_disconnect(d->ike, p->cfg->ike.name, "peer certificate revoked");
+			ike_schedule(d);
+		}
 		if (p->retry_ms == 0)
 			continue;
 		if (now < p->retry_ms) {
@@ -451,6 +469,7 @@ idle_timer_cb(evutil_socket_t fd, short what, void *arg)
 	struct daemon *d = arg;
 	uint64_t limit = (uint64_t)d->cfg.idle_timeout_s * 1000;
 
+	managed_tick(d);
 	for (size_t i = 0; i < d->cfg.npeers && limit > 0; i++) {
 		struct peer_state *p = &d->ps[i];
 		uint64_t idle;
@@ -827,7 +846,7 @@ peer_same_sa(const struct devcfg_peer *a, const struct devcfg_peer *b)
 	    sizeof(a->ike.remote_ts[0])) == 0;
 }
 
-void
+int
 daemon_set_peers(struct daemon *d, struct devcfg_peer *peers, size_t n)
 {
 	struct peer_state *ps = xcalloc(n > 0 ? n : 1, sizeof(*ps));
@@ -835,8 +854,8 @@ daemon_set_peers(struct daemon *d, struct devcfg_peer *peers, size_t n)
 	struct devcfg_peer *old = d->cfg.peers;
 	struct peer_state *ops = d->ps;
 	size_t on = d->cfg.npeers, i, k;
-	char gone[DEVCFG_MAX_PEERS][PEER_NAME_MAX];
-	const char *why[DEVCFG_MAX_PEERS];
+	char (*gone)[PEER_NAME_MAX] = xcalloc(on > 0 ? on : 1, sizeof(*gone));
+	const char **why = xcalloc(on > 0 ? on : 1, sizeof(*why));
 	size_t ngone = 0;
 
 	for (i = 0; i < n; i++) {
@@ -844,10 +863,21 @@ daemon_set_peers(struct daemon *d, struct devcfg_peer *peers, size_t n)
 		ps[i].opened_ms = peers[i].dp.closed ? 0 : now_mono_ms();
 		dpeers[i] = peers[i].dp;
 	}
-	/* state carried over by name; which tunnels must close */
+	/* the data plane first: if it refuses the table, nothing changes anywhere */
+	if (dp_set_peers(d->dp, dpeers, n) == -1) {
+		log_error("the data plane refused the new peer table: the previous one "
+		    "stays in force");
+		free(dpeers);
+		free(ps);
+		free(peers);
+		free(gone);
+		free(why);
+		return -1;
+	}
+	free(dpeers);
+	/* state carried over by name; which peers' SAs must go */
 	for (k = 0; k < on; k++) {
 		struct peer_state *o = &ops[k];
-		bool active = o->up_ms != 0 || o->connecting;
 
 		for (i = 0; i < n; i++)
 			if (strcmp(peers[i].ike.name, o->cfg->ike.name) == 0)
@@ -862,8 +892,11 @@ daemon_set_peers(struct daemon *d, struct devcfg_peer *peers, size_t n)
 			}
 			ps[i] = keep;
 		}
-		if (!active || ngone == nitems(gone))
-			continue;
+		/*
+		 * Every SA of a peer that is gone, closed or changed goes, whatever
+		 * its state: an IKE SA without CHILD SAs included (it could carry a
+		 * CREATE_CHILD_SA later without its certificate being checked again).
+		 */
 		if (i == n || peers[i].dp.closed)
 			why[ngone] = "grant withdrawn";
 		else if (!peer_same_sa(&peers[i], o->cfg))
@@ -877,16 +910,15 @@ daemon_set_peers(struct daemon *d, struct devcfg_peer *peers, size_t n)
 	d->cfg.peers = peers;
 	d->cfg.npeers = n;
 	d->ps = ps;
-	if (dp_set_peers(d->dp, dpeers, n) == -1)
-		log_error("the data plane refused the new peer table; routes may be stale");
-	free(dpeers);
 	free(old);
 	free(ops);
-	for (k = 0; k < ngone; k++) {
-		log_warn("peer=%s: %s, closing the tunnel", gone[k], why[k]);
-		ike_disconnect(d->ike, gone[k], why[k]);
-	}
+	for (k = 0; k < ngone; k++)
+		if (ike_disconnect(d->ike, gone[k], why[k]) == 0)
+			log_warn("peer=%s: %s, closing the tunnel", gone[k], why[k]);
+	free(gone);
+	free(why);
 	ike_schedule(d);
+	return 0;
 }
 
 int
@@ -905,6 +937,17 @@ daemon_reload_identity(struct daemon *d, char *err, size_t errlen)
 	    keystore_cert_load(d->ks, PKI_LABEL_SERVICE_CA, &ca, &perr) == -1) {
 		xsnprintf(err, errlen, "key store %s: %s", d->cfg.keystore, perr.msg);
 		goto fail;
+	}
+	{
+		EVP_PKEY *pub = keystore_key_public(key);
+		bool match = pub != NULL && EVP_PKEY_eq(pub, X509_get0_pubkey(cert)) == 1;
+
+		EVP_PKEY_free(pub);
+		if (!match) {
+			xsnprintf(err, errlen, "the service key and certificate in the key "
+			    "store do not match (a renewal in progress?)");
+			goto fail;
+		}
 	}
 	X509_free(d->service_ca);
 	d->service_ca = ca;

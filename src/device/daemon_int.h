@@ -34,6 +34,7 @@ struct peer_state {
 	bool		 want;			/* traffic or a client waits for a grant */
 	bool		 applying;		/* an application is with the center */
 	uint64_t	 hold_until_ms;		/* no new on-demand application before */
+	uint64_t	 granted_wait_ms;	/* granted: must be open by then */
 	char		 decision[16];		/* of the last application */
 	char		 decision_why[192];
 	uint64_t	 bytes_in, bytes_out, pkts_in, pkts_out;	/* SAs of this tunnel */
@@ -42,6 +43,7 @@ struct peer_state {
 	uint64_t	 opened_ms;		/* when the peer last became open */
 	uint64_t	 retry_ms;		/* connect again then (0: no retry due) */
 	unsigned	 retries;
+	bool		 kill_pending;		/* delete its SAs (from the retry timer) */
 };
 
 #define GRANT_RACE_MS		3000
@@ -89,8 +91,9 @@ void	 waiters_reply(struct peer_state *, bool ok, const char *error);
 void	 ike_schedule(struct daemon *);
 int	 load_trust(struct daemon *, char *err, size_t errlen);
 /* replace the peers (takes the array): state kept by name; SAs of peers that
- * are gone, closed or changed in identity or selectors are deleted (reason) */
-void	 daemon_set_peers(struct daemon *, struct devcfg_peer *, size_t n);
+ * are gone, closed or changed in identity or selectors are deleted (reason).
+ * -1 (the array freed, nothing changed) when the data plane refuses it. */
+int	 daemon_set_peers(struct daemon *, struct devcfg_peer *, size_t n);
 /* load the service key and certificate again (after a renewal) */
 int	 daemon_reload_identity(struct daemon *, char *err, size_t errlen);
 
@@ -106,6 +109,7 @@ void	 managed_flow(struct daemon *, const struct flow *, const char *src,
 json_t	*managed_status(struct daemon *);
 void	 managed_peer_status(struct daemon *, const struct peer_state *, json_t *obj);
 bool	 managed_revoked(struct daemon *, const char *serial);
+void	 managed_tick(struct daemon *);
 void	 managed_ctl_gone(struct daemon *, struct ctl_conn *);
 void	 managed_free(struct daemon *);
 

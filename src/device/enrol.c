@@ -250,7 +250,7 @@ base_url(const char *center, const char *path, char *out, size_t cap)
 
 int
 enrol_get(const char *ks_uri, const char *label, const char *center_url, const char *path,
-    char **body, char *err, size_t errlen)
+    char **body, long *status, char *err, size_t errlen)
 {
 	struct keystore *ks = NULL;
 	struct keystore_key *key = NULL;
@@ -279,6 +279,8 @@ enrol_get(const char *ks_uri, const char *label, const char *center_url, const c
 		if (enrol_request(&req, &ans, err, errlen) == -1)
 			goto out;
 	}
+	if (status != NULL)
+		*status = ans.status;
 	if (ans.status != 200) {
 		answer_error(&ans, path, err, errlen);
 		goto out;
@@ -479,6 +481,10 @@ enrol_run(const struct enrol_opts *o, struct enrol_result *res, char *err, size_
 		return -1;
 	}
 	OPENSSL_cleanse(pin, sizeof(pin));
+	/* the key store's directory, when it is a file store (the staging
+	 * certificate is removed from there on failure) */
+	if (enrol_ks_dir(o->keystore, dir, sizeof(dir)) == -1)
+		dir[0] = '\0';
 	if (o->crl_path != NULL)
 		xsnprintf(res->crl_path, sizeof(res->crl_path), "%s", o->crl_path);
 	else if (enrol_ks_dir(o->keystore, dir, sizeof(dir)) == -1) {
@@ -559,7 +565,8 @@ enrol_run(const struct enrol_opts *o, struct enrol_result *res, char *err, size_
 	}
 	{
 		const struct enrol_http req = { .url = url, .method = "POST", .body = body,
-		    .key = dkey, .cert = dcert, .root = root, .timeout_s = o->timeout_s };
+		    .key = dkey, .cert = dcert, .root = root, .timeout_s = o->timeout_s,
+		    .cancel = o->cancel };
 
 		if (enrol_request(&req, &ans, err, errlen) == -1) {
 			res->failure = ans.untrusted ? ENROL_FAIL_UNTRUSTED :
@@ -614,7 +621,8 @@ out:
 		char path[ENROL_PATH_MAX + 80];
 
 		(void)keystore_key_remove(ks, ENROL_LABEL_STAGE, NULL);
-		if (xsnprintf(path, sizeof(path), "%s/%s.crt.pem", dir, ENROL_LABEL_STAGE) != -1)
+		if (dir[0] != '\0' && xsnprintf(path, sizeof(path), "%s/%s.crt.pem", dir,
+		    ENROL_LABEL_STAGE) != -1)
 			(void)unlink(path);
 	}
 	answer_free(&a);

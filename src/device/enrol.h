@@ -78,10 +78,11 @@ void	 enrol_answer_free(struct enrol_answer *);
  * and certificate under label (PKI_LABEL_SERVICE for everything after
  * enrolment) and the store's root as trust anchor. *body (NUL-terminated, the
  * caller frees it) on HTTP 200; -1 with the reason otherwise (an error answer
- * of the center verbatim).
+ * of the center verbatim). *status (if not NULL): the HTTP status, 0 when no
+ * answer came.
  */
 int	 enrol_get(const char *ks_uri, const char *label, const char *center_url,
-	    const char *path, char **body, char *err, size_t errlen);
+	    const char *path, char **body, long *status, char *err, size_t errlen);
 
 /* the directory of a file key store URI ("file:/d", "/d"); -1 for other schemes */
 int	 enrol_ks_dir(const char *uri, char *out, size_t cap);
@@ -97,6 +98,7 @@ struct enrol_opts {
 	const char	*crl_path;	/* NULL: <key store directory>/ENROL_CRL_FILE */
 	bool		 renew;		/* replace an existing service key and certificate */
 	long		 timeout_s;	/* 0: ENROL_TIMEOUT_S */
+	const atomic_bool *cancel;	/* optional: abandons the request (nothing installed) */
 };
 
 /* why enrol_run failed: what a daemon does next depends on it */

@@ -26,6 +26,7 @@
 
 #define HOLD_DENIED_MS		30000	/* no new on-demand application after a denial */
 #define HOLD_ERROR_MS		5000	/* … after the center could not be asked */
+#define GRANTED_OPEN_MS		2000	/* a grant decided opens the peer within */
 #define RENEW_RETRY_S		30
 #define APP_WAITERS_MAX		16
 #define ENROL_BACKOFF_MAX_S	30
@@ -40,6 +41,7 @@ struct app_waiter {
 /* refused handshakes are reported at most once per REFUSED_EVERY_MS per identity */
 #define REFUSED_EVERY_MS	10000
 #define REFUSED_SLOTS		16
+#define REFUSED_PER_WINDOW	20	/* all identities together, per REFUSED_EVERY_MS */
 
 struct refused_slot {
 	char		who[PEER_NAME_MAX];
@@ -64,6 +66,9 @@ struct managed {
 	size_t			 nappw;
 	bool			 self_revoked;
 	struct refused_slot	 refused[REFUSED_SLOTS];
+	uint64_t		 refused_window_ms;
+	unsigned		 refused_in_window;
+	uint64_t		 refused_uncounted;
 };
 
 /* ---- documents ------------------------------------------------------------ */
@@ -135,6 +140,71 @@ app_waiters_after_doc(struct managed *m)
 	}
 }
 
+/* a prefix in our LAN or already routed to another peer */
+static bool
+prefix_taken(const struct daemon *d, const struct devcfg_peer *peers, size_t n,
+    const struct prefix *p)
+{
+	for (size_t k = 0; k < d->cfg.dp.nlocal; k++)
+		if (memcmp(&d->cfg.dp.local[k], p, sizeof(*p)) == 0)
+			return true;
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < peers[i].dp.nremote; k++)
+			if (memcmp(&peers[i].dp.remote[k], p, sizeof(*p)) == 0)
+				return true;
+	return false;
+}
+
+/*
+ * The peer table of a document, granted peers first. A prefix can be routed to
+ * one peer only (the center allows two sites of different groups to share
+ * one): a later claim is left out, and a peer left with none is left out
+ * whole, with a warning, rather than the whole table refused.
+ */
+static size_t
+peer_table(struct daemon *d, const struct mdoc *doc, struct devcfg_peer *peers,
+    size_t *granted)
+{
+	size_t n = 0;
+
+	*granted = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < doc->npeers; i++) {
+			const struct mdoc_peer *mp = &doc->peers[i];
+			struct devcfg_peer pc = mp->p;
+			size_t k, kept = 0;
+
+			if (mp->granted != (pass == 0))
+				continue;
+			for (k = 0; k < pc.dp.nremote; k++) {
+				char b[ADDR_STRLEN];
+
+				if (!prefix_taken(d, peers, n, &mp->p.dp.remote[k])) {
+					pc.dp.remote[kept++] = mp->p.dp.remote[k];
+					continue;
+				}
+				prefix_format(&mp->p.dp.remote[k], b, sizeof(b));
+				log_warn("peer=%s: prefix %s is ours or another peer's: left out",
+				    pc.ike.name, b);
+			}
+			pc.dp.nremote = kept;
+			if (kept == 0) {
+				log_warn("peer=%s: no prefix of its own left: left out",
+				    pc.ike.name);
+				continue;
+			}
+			/* without an address we cannot call: it has to call us */
+			pc.on_demand = pc.ike.addr.af != 0;
+			if (mp->left_out > 0)
+				log_warn("peer=%s: %u flow(s) or grant(s) left out: odvpnd cannot "
+				    "enforce them exactly", pc.ike.name, mp->left_out);
+			*granted += mp->granted;
+			peers[n++] = pc;
+		}
+	}
+	return n;
+}
+
 static void
 apply_text(struct managed *m, char *text, size_t len, bool fresh)
 {
@@ -142,7 +212,7 @@ apply_text(struct managed *m, char *text, size_t len, bool fresh)
 	struct devcfg_peer *peers;
 	struct mdoc doc;
 	char err[256];
-	size_t i, granted = 0;
+	size_t i, granted = 0, npeers;
 
 	if (mdoc_parse(text, len, now_wall_s(), &doc, err, sizeof(err)) == -1) {
 		log_error("center: configuration refused, the previous one stays: %s", err);
@@ -158,19 +228,15 @@ apply_text(struct managed *m, char *text, size_t len, bool fresh)
 	}
 	apply_crl(m, &doc);
 	peers = xcalloc(doc.npeers > 0 ? doc.npeers : 1, sizeof(*peers));
-	for (i = 0; i < doc.npeers; i++) {
-		peers[i] = doc.peers[i].p;
-		/* without an address we cannot call: it has to call us */
-		peers[i].on_demand = peers[i].ike.addr.af != 0;
-		granted += doc.peers[i].granted;
-		if (doc.peers[i].left_out > 0)
-			log_warn("peer=%s: %u flow(s) or grant(s) left out: odvpnd cannot "
-			    "enforce them exactly", doc.peers[i].p.ike.name,
-			    doc.peers[i].left_out);
-	}
+	npeers = m->self_revoked ? 0 : peer_table(d, &doc, peers, &granted);
 	if (ike_set_policy(d->ike, &doc.pol) == -1)
 		log_warn("center: crypto policy not applied (unsupported DH group)");
-	d->cfg.idle_timeout_s = doc.idle_timeout_s;
+	if (!d->cfg.local_idle)
+		d->cfg.idle_timeout_s = doc.idle_timeout_s;
+	if (fresh && (doc.nlocal != d->cfg.dp.nlocal || memcmp(doc.local, d->cfg.dp.local,
+	    doc.nlocal * sizeof(doc.local[0])) != 0) && !d->cfg.local_lan)
+		log_warn("center: site %s's prefixes changed: restart odvpnd to use them",
+		    doc.site);
 	if (doc.suspended && !m->doc.suspended)
 		log_warn("center: site %s is suspended: no peer is reachable", doc.site);
 	mdoc_free(&m->doc);
@@ -178,7 +244,9 @@ apply_text(struct managed *m, char *text, size_t len, bool fresh)
 	free(m->text);
 	m->text = text;
 	m->len = len;
-	daemon_set_peers(d, peers, doc.npeers);
+	if (daemon_set_peers(d, peers, npeers) == -1)
+		log_error("center: configuration version %lld not applied to the data plane",
+		    (long long)m->doc.version);
 
 	/* revoked certificates: tunnels authenticated with them close now */
 	for (i = 0; i < d->cfg.npeers; i++) {
@@ -260,7 +328,8 @@ cc_state(void *arg, bool reachable, bool refused, const char *why)
 	log_error("center: it refuses this device's service certificate (%s): closing "
 	    "every tunnel, asking for a new certificate", why);
 	m->self_revoked = true;
-	daemon_set_peers(d, NULL, 0);
+	evtimer_del(m->change_timer);
+	(void)daemon_set_peers(d, NULL, 0);
 	if (m->cc != NULL)
 		cclient_renew(m->cc);
 }
@@ -301,6 +370,8 @@ cc_decision(void *arg, const char *site, const char *decision, const char *why)
 		if (p != NULL && p->want && !p->cfg->dp.closed) {
 			p->want = false;
 			peer_connect(d, p, "granted by the center");
+		} else if (p != NULL && p->want) {
+			p->granted_wait_ms = now_mono_ms() + GRANTED_OPEN_MS;
 		}
 		return;
 	}
@@ -413,7 +484,9 @@ managed_need_grant(struct daemon *d, const char *site, struct ctl_conn *conn)
 	}
 	log_info("peer=%s: no grant: applying to the center for a connection (%s)", site,
 	    conn != NULL ? "explicit connect" : "on demand: first packet queued");
-	cclient_apply(m->cc, site);
+	if (!cclient_apply(m->cc, site))
+		cc_decision(m, site, "error", "too many applications are waiting for the "
+		    "center");
 }
 
 void
@@ -447,6 +520,25 @@ managed_event(struct daemon *d, const char *kind, const char *peer, const char *
 			r->suppressed++;
 			json_decref(detail);
 			return;
+		}
+		/* and at most REFUSED_PER_WINDOW in all per window: identities made
+		 * up for each attempt are counted, not each recorded */
+		if (now - m->refused_window_ms >= REFUSED_EVERY_MS) {
+			m->refused_window_ms = now;
+			m->refused_in_window = 0;
+		}
+		if (m->refused_in_window >= REFUSED_PER_WINDOW) {
+			m->refused_uncounted++;
+			json_decref(detail);
+			return;
+		}
+		m->refused_in_window++;
+		if (m->refused_uncounted > 0) {
+			if (detail == NULL)
+				detail = json_object();
+			json_object_set_new(detail, "other_identities_refused",
+			    json_integer((json_int_t)m->refused_uncounted));
+			m->refused_uncounted = 0;
 		}
 		if (strcmp(r->who, peer) == 0 && r->suppressed > 0) {
 			if (detail == NULL)
@@ -502,6 +594,34 @@ managed_flow(struct daemon *d, const struct flow *f, const char *src, const char
 	if ((mp = mdoc_peer(&m->doc, f->peer)) != NULL && mp->ngrants > 0)
 		json_object_set_new(ev, "grant", json_integer(mp->grant_ids[0]));
 	cclient_event(m->cc, ev);
+}
+
+/*
+ * Twice a second (the daemon's idle timer): a peer granted by the center but
+ * still closed GRANTED_OPEN_MS later (the grant did not come, or opened
+ * nothing odvpnd can enforce) gives up its queue instead of holding it.
+ */
+void
+managed_tick(struct daemon *d)
+{
+	uint64_t now = now_mono_ms();
+
+	if (d->m == NULL)
+		return;
+	for (size_t i = 0; i < d->cfg.npeers; i++) {
+		struct peer_state *p = &d->ps[i];
+
+		if (p->granted_wait_ms == 0 || now < p->granted_wait_ms)
+			continue;
+		p->granted_wait_ms = 0;
+		if (!p->want || !p->cfg->dp.closed)
+			continue;
+		log_warn("peer=%s: granted, but no grant odvpnd can enforce opened it: the "
+		    "queued packets are dropped", p->cfg->ike.name);
+		p->want = false;
+		p->hold_until_ms = now + HOLD_ERROR_MS;
+		dp_sa_failed(d->dp, p->cfg->ike.name);
+	}
 }
 
 bool
@@ -764,9 +884,16 @@ managed_prepare(struct devcfg *cfg, volatile sig_atomic_t *stop, char **text, si
 		return -1;
 	/* the first document: from the center, or the last one kept */
 	for (;;) {
+		long status = 0;
+
 		if (enrol_get(cfg->keystore, PKI_LABEL_SERVICE, cfg->center_url,
-		    "/v1/config?wait=0", &body, why, sizeof(why)) == 0)
+		    "/v1/config?wait=0", &body, &status, why, sizeof(why)) == 0)
 			break;
+		if (status == 403) {
+			/* refused, not away: the kept grants must not be used */
+			xsnprintf(err, errlen, "the center refuses this device: %s", why);
+			return -1;
+		}
 		if (file_read_all(cfg->cache, 1024 * 1024, &cached, &clen) == 0) {
 			log_warn("center: %s; starting from the configuration kept in %s", why,
 			    cfg->cache);
@@ -810,7 +937,8 @@ managed_prepare(struct devcfg *cfg, volatile sig_atomic_t *stop, char **text, si
 	}
 	if (!cfg->local_natt && doc.endpoint.af != 0)
 		cfg->dp.natt_port = doc.endpoint_port;
-	cfg->idle_timeout_s = doc.idle_timeout_s;
+	if (!cfg->local_idle)
+		cfg->idle_timeout_s = doc.idle_timeout_s;
 	memcpy(cfg->ike.dh_groups, doc.pol.dh_groups, sizeof(cfg->ike.dh_groups));
 	cfg->ike.esn = doc.pol.esn;
 	cfg->ike.child_pfs = doc.pol.child_pfs;

@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,11 +182,15 @@ file_write_atomic(const char *path, const void *data, size_t n, unsigned mode)
 	const uint8_t *p = data;
 	int fd, saved;
 
-	if (xsnprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) == -1) {
+	static atomic_uint seq;
+
+	/* unique per call: two threads may write the same file at once */
+	if (xsnprintf(tmp, sizeof(tmp), "%s.tmp.%d.%u", path, (int)getpid(),
+	    atomic_fetch_add(&seq, 1)) == -1) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, (mode_t)mode);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, (mode_t)mode);
 	if (fd == -1)
 		return -1;
 	if (fchmod(fd, (mode_t)mode) == -1)

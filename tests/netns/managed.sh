@@ -55,6 +55,16 @@ check "hosp -> lab answered once approved (tunnel on demand)" \
     wait_for 5 in_host a ping -c 1 -W 1 10.3.0.2
 check "lab -> hosp answered through the same grant" in_host c ping -c 1 -W 2 10.1.0.2
 
+# --- two sites of different groups may share a prefix at the center; a device
+# sharing a group with both routes it to one (the granted one) and says so
+{
+	adm site add annex --org hospco --prefix 10.3.0.0/24 &&
+	adm group add C && adm group member add C hosp && adm group member add C annex
+} >>"$T_DIR/admin.log" 2>&1
+check "hosp leaves the clashing prefix of the site without a grant out, saying so" \
+    wait_for 5 grep -q "peer=annex: prefix 10.3.0.0/24 is ours or another peer's" "$T_DIR/a.log"
+check "and keeps the granted lab" in_host a ping -c 1 -W 2 10.3.0.2
+
 # --- granted at once: the first packet is answered
 t0=$(ms_now)
 check "first ping clin -> hosp answered: application, grant, tunnel, on demand" \
