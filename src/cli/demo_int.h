@@ -144,6 +144,7 @@ int	 site_write_config(struct demo *, struct demo_site *);
 int	 site_start(struct demo *, struct demo_site *);
 /* odvpnd's status / peers as JSON (control socket); NULL on failure */
 json_t	*site_status(struct demo_site *);
+bool	 site_events_flushed(struct demo_site *, int wait_ms);
 json_t	*site_peers(struct demo_site *);
 long long site_drops(struct demo_site *, const char *reason);
 /* the entry of peer in s's `odvpn peers --json`, a new reference; NULL if none */

@@ -107,6 +107,24 @@ site_status(struct demo_site *s)
 	return ctl(s, "status");
 }
 
+/* true once the device's events have all reached the center (or wait_ms passed) */
+bool
+site_events_flushed(struct demo_site *s, int wait_ms)
+{
+	for (int t = 0; t <= wait_ms; t += 50) {
+		json_t *r = site_status(s);
+		long long q = jsonx_int(json_object_get(json_object_get(r, "center"),
+		    "events"), "queued", -1);
+
+		json_decref(r);
+		if (q == 0)
+			return true;
+		if (r == NULL || !demo_sleep(50))
+			return false;
+	}
+	return false;
+}
+
 json_t *
 site_peers(struct demo_site *s)
 {

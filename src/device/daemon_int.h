@@ -44,6 +44,7 @@ struct peer_state {
 	uint64_t	 retry_ms;		/* connect again then (0: no retry due) */
 	unsigned	 retries;
 	bool		 kill_pending;		/* delete its SAs (from the retry timer) */
+	int64_t		 last_grant;		/* the grant that opened it last (audit) */
 };
 
 #define GRANT_RACE_MS		3000

@@ -248,6 +248,12 @@ apply_text(struct managed *m, char *text, size_t len, bool fresh)
 		log_error("center: configuration version %lld not applied to the data plane",
 		    (long long)m->doc.version);
 
+	for (i = 0; i < d->cfg.npeers; i++) {
+		const struct mdoc_peer *mp = mdoc_peer(&m->doc, d->ps[i].cfg->ike.name);
+
+		if (mp != NULL && mp->ngrants > 0)
+			d->ps[i].last_grant = mp->grant_ids[0];
+	}
 	/* revoked certificates: tunnels authenticated with them close now */
 	for (i = 0; i < d->cfg.npeers; i++) {
 		struct peer_state *p = &d->ps[i];
@@ -489,13 +495,27 @@ managed_need_grant(struct daemon *d, const char *site, struct ctl_conn *conn)
 		    "center");
 }
 
+/* the grant an event is about: the one in force, or the one that was (a
+ * tunnel closing because its grant was withdrawn) */
+static int64_t
+event_grant(struct daemon *d, const char *peer)
+{
+	const struct mdoc_peer *mp = mdoc_peer(&d->m->doc, peer);
+	const struct peer_state *p;
+
+	if (mp != NULL && mp->ngrants > 0)
+		return mp->grant_ids[0];
+	p = peer_state(d, peer);
+	return p != NULL ? p->last_grant : 0;
+}
+
 void
 managed_event(struct daemon *d, const char *kind, const char *peer, const char *reason,
     json_t *detail)
 {
 	struct managed *m = d->m;
-	const struct mdoc_peer *mp;
 	struct timespec ts;
+	int64_t grant;
 	json_t *ev;
 
 	if (m == NULL || m->cc == NULL) {
@@ -560,8 +580,8 @@ managed_event(struct daemon *d, const char *kind, const char *peer, const char *
 		    (size_t)EVENT_REASON_MAX)));
 	if (detail != NULL)
 		json_object_set_new(ev, "detail", detail);
-	if (peer != NULL && (mp = mdoc_peer(&m->doc, peer)) != NULL && mp->ngrants > 0)
-		json_object_set_new(ev, "grant", json_integer(mp->grant_ids[0]));
+	if (peer != NULL && (grant = event_grant(d, peer)) > 0)
+		json_object_set_new(ev, "grant", json_integer(grant));
 	cclient_event(m->cc, ev);
 }
 
@@ -570,9 +590,8 @@ managed_flow(struct daemon *d, const struct flow *f, const char *src, const char
     uint16_t sport, uint16_t dport)
 {
 	struct managed *m = d->m;
-	const struct mdoc_peer *mp;
 	struct timespec ts;
-	int64_t wall, mono;
+	int64_t wall, mono, grant;
 	json_t *ev;
 
 	if (m == NULL || m->cc == NULL)
@@ -591,8 +610,8 @@ managed_flow(struct daemon *d, const struct flow *f, const char *src, const char
 	    "end_ms", (json_int_t)(wall - (mono - (int64_t)f->last_ms)));
 	if (ev == NULL)
 		return;
-	if ((mp = mdoc_peer(&m->doc, f->peer)) != NULL && mp->ngrants > 0)
-		json_object_set_new(ev, "grant", json_integer(mp->grant_ids[0]));
+	if ((grant = event_grant(d, f->peer)) > 0)
+		json_object_set_new(ev, "grant", json_integer(grant));
 	cclient_event(m->cc, ev);
 }
 

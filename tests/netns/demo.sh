@@ -87,6 +87,11 @@ both_ends() {
 	step_has 10 'device.sa_up +device:clinic-gw' && step_has 10 'device.sa_up +device:hospital-gw'
 }
 check "step 10: device events of both ends are shown" both_ends
+check "step 10: the hospital's flow summary of the lab's HTTPS is shown" \
+    step_has 10 'device.flow .*"dport":443.*"src":"10.3.0.10"'
+check "step 10: the flow is tied to the lab's grant" \
+    step_has 10 'device.flow +device:hospital-gw +hospital +hospital-gw +2 '
+
 check "each device's log was kept with --keep-dir" \
     test -s "$D/hospital/odvpnd.log" -a -s "$D/clinic/odvpnd.log" -a -s "$D/lab/odvpnd.log"
 
