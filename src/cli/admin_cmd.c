@@ -130,6 +130,8 @@ help(FILE *f)
 "  audit [--since TIME] [--until TIME] [--site S] [--device D] [--kind K]\n"
 "        [--after SEQ] [--limit N]\n"
 "  audit verify\n"
+"  audit trail GRANT_ID   the center's and both devices' records of one grant,\n"
+"                         side by side, matched against each other\n"
 "\n"
 "TIME: Unix seconds, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC).\n"
 "environment: ODVPN_CENTER ODVPN_ADMIN_CERT ODVPN_ADMIN_KEY ODVPN_CA ODVPN_PKI\n"
@@ -1380,6 +1382,8 @@ audit_opt(int ch, const char *arg, json_t *b)
 	return 0;
 }
 
+static int	audit_trail(int, char **);
+
 static int
 cmd_audit(int argc, char **argv)
 {
@@ -1403,6 +1407,10 @@ cmd_audit(int argc, char **argv)
 	char path[1024];
 	int rc;
 
+	if (argc > 1 && strcmp(argv[1], "trail") == 0) {
+		rc = audit_trail(argc, argv);
+		goto out;
+	}
 	if (argc > 1 && strcmp(argv[1], "verify") == 0) {
 		if (argc != 2) {
 			rc = usage_err("usage: odvpn admin audit verify");
@@ -1444,6 +1452,280 @@ cmd_audit(int argc, char **argv)
 		rc = out_list(r, "events", cols, nitems(cols));
 out:
 	json_decref(b);
+	return rc;
+}
+
+/* ---- audit trail: the three viewpoints of one grant (REQ-AUD-2) -------- */
+
+enum view { V_CENTER, V_INITIATOR, V_RESPONDER, V_OTHER };
+
+#define TRAIL_MATCH_MS	5000	/* both ends' sa_up/sa_down within this of each other */
+
+/* one line of what a record says, for its column */
+static void
+trail_words(const json_t *r, char *out, size_t cap)
+{
+	const char *kind = jsonx_str(r, "kind");
+	const json_t *d = json_object_get(r, "detail");
+	const json_t *f = json_object_get(d, "flow");
+
+	if (kind == NULL)
+		kind = "?";
+	if (strncmp(kind, "device.", 7) != 0) {
+		/* the center's column: the decision, not its wording */
+		xsnprintf(out, cap, "%s", kind);
+		return;
+	}
+	kind += 7;
+	if (f != NULL)
+		xsnprintf(out, cap, "flow %s:%lld > %s:%lld p%lld, %lld B out %lld B in",
+		    jsonx_str(f, "src") ? jsonx_str(f, "src") : "?", jsonx_int(f, "sport", 0),
+		    jsonx_str(f, "dst") ? jsonx_str(f, "dst") : "?", jsonx_int(f, "dport", 0),
+		    jsonx_int(f, "proto", 0), jsonx_int(f, "bytes_out", 0),
+		    jsonx_int(f, "bytes_in", 0));
+	else if (jsonx_str(d, "reason") != NULL)
+		xsnprintf(out, cap, "%s (%s)", kind, jsonx_str(d, "reason"));
+	else
+		xsnprintf(out, cap, "%s", kind);
+}
+
+static enum view
+trail_view(const json_t *r, const char *idev, const char *rdev)
+{
+	const char *actor = jsonx_str(r, "actor");
+
+	if (actor == NULL)
+		return V_OTHER;
+	/* a device's own reports; everything else is the center's record (a
+	 * decision on a device's application included) */
+	if (strncmp(actor, "device:", 7) == 0 && jsonx_str(r, "kind") != NULL &&
+	    strncmp(jsonx_str(r, "kind"), "device.", 7) == 0) {
+		if (idev != NULL && strcmp(actor + 7, idev) == 0)
+			return V_INITIATOR;
+		if (rdev != NULL && strcmp(actor + 7, rdev) == 0)
+			return V_RESPONDER;
+		return V_OTHER;
+	}
+	return V_CENTER;
+}
+
+/* the flow as the other end saw it: same 5-tuple, from the other device */
+static const json_t *
+trail_twin_flow(const json_t *recs, const json_t *f, enum view want, const char *idev,
+    const char *rdev, bool *used)
+{
+	size_t i;
+	json_t *r;
+
+	json_array_foreach(recs, i, r) {
+		const json_t *g = json_object_get(json_object_get(r, "detail"), "flow");
+
+		if (g == NULL || used[i] || trail_view(r, idev, rdev) != want)
+			continue;
+		if (json_equal(json_object_get(g, "src"), json_object_get(f, "src")) &&
+		    json_equal(json_object_get(g, "dst"), json_object_get(f, "dst")) &&
+		    jsonx_int(g, "proto", -1) == jsonx_int(f, "proto", -2) &&
+		    jsonx_int(g, "sport", 0) == jsonx_int(f, "sport", 0) &&
+		    jsonx_int(g, "dport", 0) == jsonx_int(f, "dport", 0)) {
+			used[i] = true;
+			return g;
+		}
+	}
+	return NULL;
+}
+
+/* when it happened: a device's own clock for its reports (in the detail),
+ * the center's for its records */
+static long long
+trail_ms(const json_t *r)
+{
+	const json_t *d = json_object_get(r, "detail");
+
+	if (jsonx_str(r, "kind") != NULL && strncmp(jsonx_str(r, "kind"), "device.", 7) == 0 &&
+	    json_is_integer(json_object_get(d, "time_ms")))
+		return json_integer_value(json_object_get(d, "time_ms"));
+	return jsonx_int(r, "time_ms", 0);
+}
+
+static int
+trail_cmp(const void *a, const void *b)
+{
+	long long x = trail_ms(*(json_t *const *)a), y = trail_ms(*(json_t *const *)b);
+
+	if (x != y)
+		return x < y ? -1 : 1;
+	return jsonx_int(*(json_t *const *)a, "seq", 0) <
+	    jsonx_int(*(json_t *const *)b, "seq", 0) ? -1 : 1;
+}
+
+/* an sa_up/sa_down of the other end within TRAIL_MATCH_MS */
+static bool
+trail_twin_sa(const json_t *recs, const json_t *r, enum view want, const char *idev,
+    const char *rdev, bool *used)
+{
+	long long t = trail_ms(r);
+	size_t i;
+	json_t *x;
+
+	json_array_foreach(recs, i, x) {
+		if (used[i] || trail_view(x, idev, rdev) != want ||
+		    !json_equal(json_object_get(x, "kind"), json_object_get(r, "kind")))
+			continue;
+		if (llabs(trail_ms(x) - t) <= TRAIL_MATCH_MS) {
+			used[i] = true;
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * odvpn admin audit trail GRANT: every record about one grant — the center's
+ * decisions and both devices' own reports — on one time line, in three
+ * columns, then matched against each other: each end's tunnel ups and downs
+ * with the other end's, and each flow with the other end's record of it
+ * (bytes one way at one end = bytes the other way at the other).
+ */
+static int
+audit_trail(int argc, char **argv)
+{
+	json_t *g = NULL, *page = NULL, *recs = json_array(), *r;
+	const char *idev, *rdev, *isite, *rsite;
+	long long id, since, after = 0;
+	size_t i, n_sa = 0, sa_matched = 0, n_fl = 0, fl_matched = 0, fl_agree = 0;
+	char path[256], num[32], aft[32];
+	bool *used = NULL;
+	int rc;
+
+	if (argc != 3 || (id = strtoll(argv[2], NULL, 10)) <= 0)
+		return usage_err("usage: odvpn admin audit trail GRANT_ID");
+	xsnprintf(path, sizeof(path), "/v1/admin/grants/%lld", id);
+	if ((rc = http("GET", path, NULL, &g)) != 0)
+		goto out;
+	idev = jsonx_str(g, "initiator_device");
+	rdev = jsonx_str(g, "responder_device");
+	isite = jsonx_str(g, "initiator");
+	rsite = jsonx_str(g, "responder");
+	/* the records from a minute before the grant on, page by page */
+	since = jsonx_int(g, "created", 60) - 60;
+	for (;;) {
+		const char *kv[6];
+		size_t got;
+
+		xsnprintf(num, sizeof(num), "%lld", since);
+		kv[0] = "since";
+		kv[1] = num;
+		kv[2] = "limit";
+		kv[3] = "10000";
+		kv[4] = "after";
+		xsnprintf(aft, sizeof(aft), "%lld", after);
+		kv[5] = aft;
+		query_path(path, sizeof(path), "/v1/admin/audit", kv, nitems(kv));
+		if ((rc = http("GET", path, NULL, &page)) != 0)
+			goto out;
+		got = json_array_size(json_object_get(page, "events"));
+		json_array_foreach(json_object_get(page, "events"), i, r) {
+			after = jsonx_int(r, "seq", after);
+			if (jsonx_int(r, "grant", 0) == id)
+				json_array_append(recs, r);
+		}
+		json_decref(page);
+		page = NULL;
+		if (got < 10000)
+			break;
+	}
+	/* one time line, by when things happened */
+	{
+		size_t n = json_array_size(recs);
+		json_t **v = xcalloc(n + 1, sizeof(*v)), *sorted = json_array();
+
+		for (i = 0; i < n; i++)
+			v[i] = json_array_get(recs, i);
+		qsort(v, n, sizeof(*v), trail_cmp);
+		for (i = 0; i < n; i++)
+			json_array_append(sorted, v[i]);
+		free(v);
+		json_decref(recs);
+		recs = sorted;
+	}
+	used = xcalloc(json_array_size(recs) + 1, sizeof(*used));
+	/* matching: the initiator's view against the responder's */
+	json_array_foreach(recs, i, r) {
+		const char *kind = jsonx_str(r, "kind");
+		const json_t *f = json_object_get(json_object_get(r, "detail"), "flow");
+
+		if (trail_view(r, idev, rdev) != V_INITIATOR)
+			continue;
+		if (kind != NULL && (strcmp(kind, "device.sa_up") == 0 ||
+		    strcmp(kind, "device.sa_down") == 0)) {
+			n_sa++;
+			sa_matched += trail_twin_sa(recs, r, V_RESPONDER, idev, rdev, used);
+		} else if (f != NULL) {
+			const json_t *t = trail_twin_flow(recs, f, V_RESPONDER, idev, rdev, used);
+
+			n_fl++;
+			if (t != NULL) {
+				fl_matched++;
+				fl_agree += jsonx_int(f, "bytes_out", -1) ==
+				    jsonx_int(t, "bytes_in", -2) &&
+				    jsonx_int(f, "bytes_in", -1) == jsonx_int(t, "bytes_out", -2);
+			}
+		}
+	}
+	{
+		size_t r_sa = 0, r_fl = 0;
+
+		json_array_foreach(recs, i, r) {
+			if (trail_view(r, idev, rdev) != V_RESPONDER)
+				continue;
+			if (json_object_get(json_object_get(r, "detail"), "flow") != NULL)
+				r_fl++;
+			else if (strcmp(jsonx_str(r, "kind"), "device.sa_up") == 0 ||
+			    strcmp(jsonx_str(r, "kind"), "device.sa_down") == 0)
+				r_sa++;
+		}
+		if (A.json) {
+			json_t *o = json_pack("{s:O, s:O, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
+			    "grant", g, "records", recs, "correlation",
+			    "tunnel_events_initiator", (json_int_t)n_sa,
+			    "tunnel_events_responder", (json_int_t)r_sa,
+			    "tunnel_events_matched", (json_int_t)sa_matched,
+			    "flows_initiator", (json_int_t)n_fl,
+			    "flows_responder", (json_int_t)r_fl,
+			    "flows_matched", (json_int_t)fl_matched,
+			    "flows_bytes_agree", (json_int_t)fl_agree);
+
+			print_json(o);
+			json_decref(o);
+			goto out;
+		}
+		printf("grant %lld: %s (%s) -> %s (%s), %s\n", id, isite ? isite : "?",
+		    idev ? idev : "-", rsite ? rsite : "?", rdev ? rdev : "-",
+		    jsonx_str(g, "status") ? jsonx_str(g, "status") : "?");
+		printf("  %-23s  %-34s  %-46s  %s\n", "TIME (UTC, as each saw it)", "CENTER",
+		    "INITIATOR's device", "RESPONDER's device");
+		json_array_foreach(recs, i, r) {
+			char t[40], w[160];
+			long long ms = trail_ms(r);
+			enum view v = trail_view(r, idev, rdev);
+
+			fmt_time(ms / 1000, t, sizeof(t));
+			xsnprintf(t + (strlen(t) > 0 ? strlen(t) - 1 : 0), 8, ".%03lldZ",
+			    ms % 1000);
+			trail_words(r, w, sizeof(w));
+			printf("  %-23s  %-34s  %-46s  %s\n", t, v == V_CENTER ? w : "",
+			    v == V_INITIATOR ? w : "", v == V_RESPONDER ? w : "");
+		}
+		printf("matched: tunnel ups/downs %zu of %zu at the initiator with the "
+		    "responder's (%zu there); flows %zu of %zu seen at both ends, bytes "
+		    "agreeing for %zu (%zu at the responder)\n", sa_matched, n_sa, r_sa,
+		    fl_matched, n_fl, fl_agree, r_fl);
+	}
+out:
+	free(used);
+	json_decref(page);
+	json_decref(recs);
+	json_decref(g);
 	return rc;
 }
 

@@ -443,7 +443,7 @@ step_audit(struct demo *d)
 	    *L = &d->site[SITE_LAB];
 	json_t *v;
 	long long records = 0;
-	bool intact, ends, decisions, flows;
+	bool intact, ends, decisions, flows, trail = false;
 
 	step_begin(d, 10);
 	/* the devices ship their events about once a second: let the last ones
@@ -483,6 +483,22 @@ step_audit(struct demo *d)
 	    "device.flow"), RUN_SHOW | RUN_OUT, NULL);
 	flows = audit_wait(d, "device.flow", H->device, 0, (const char *const[]){
 	    "10.3.0.10", "\"dport\":443", NULL }, EVENT_WAIT_MS);
+	if (d->grant_lab > 0) {
+		char gid[24];
+		struct dbuf out = { NULL, 0 };
+
+		xsnprintf(gid, sizeof(gid), "%lld", d->grant_lab);
+		say("  One grant as the three of them saw it — the center's decisions and each");
+		say("  end's own reports on one time line, matched against each other (what");
+		say("  an auditor compares; the lab's device could not report after it was");
+		say("  revoked, and it shows):");
+		(void)demo_admin(d, ARGV("audit", "trail", gid), RUN_SHOW | RUN_OUT, &out);
+		trail = out.p != NULL && strstr(out.p, "grant.withdrawn") != NULL &&
+		    strstr(out.p, "sa_up (initiated)") != NULL &&
+		    strstr(out.p, "sa_up (peer initiated)") != NULL &&
+		    strstr(out.p, "matched: tunnel ups/downs 1 of") != NULL;
+		dbuf_free(&out);
+	}
 	say("  Each device also keeps its own log beside its files:");
 	for (size_t i = 0; i < DEMO_NSITES; i++) {
 		char s[PATH_MAX];
@@ -499,9 +515,10 @@ step_audit(struct demo *d)
 	}
 	say("  (%s)", d->keep_dir ? "kept after the demo: --keep-dir" :
 	    "removed at the end of the demo; run with --keep-dir to keep them");
-	return step_end(d, 10, intact && decisions && ends && flows, "audit trail %s (%lld "
-	    "records): the center's decisions %s, both ends' tunnel events %s, flow "
-	    "summaries %s", intact ? "intact" : "BROKEN", records,
-	    decisions ? "shown" : "NOT found", ends ? "shown" : "NOT found",
-	    flows ? "shown" : "NOT found");
+	return step_end(d, 10, intact && decisions && ends && flows && trail, "audit trail "
+	    "%s (%lld records): the center's decisions %s, both ends' tunnel events %s, "
+	    "flow summaries %s, the lab's grant matched across the three viewpoints%s",
+	    intact ? "intact" : "BROKEN", records, decisions ? "shown" : "NOT found",
+	    ends ? "shown" : "NOT found", flows ? "shown" : "NOT found",
+	    trail ? "" : " — NOT shown");
 }

@@ -243,8 +243,12 @@ op_child_down(void *arg, const char *peer, uint32_t spi_in, uint32_t spi_out,
 	h->when = now_wall_s();
 	log_info("peer=%s: CHILD SA %08x/%08x removed (%s), keys wiped", peer, spi_in,
 	    spi_out, reason);
-	if (p == NULL)
+	if (p == NULL) {
+		/* its peer is gone (grant withdrawn): the tunnel's end still counts */
+		dp_flows_end(d->dp, peer);
+		managed_event(d, "sa_down", peer, reason, NULL);
 		return;
+	}
 	if (p->nchild > 0)
 		p->nchild--;
 	if (p->nchild == 0) {

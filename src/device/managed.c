@@ -69,6 +69,11 @@ struct managed {
 	uint64_t		 refused_window_ms;
 	unsigned		 refused_in_window;
 	uint64_t		 refused_uncounted;
+	struct {
+		char	 peer[PEER_NAME_MAX];
+		int64_t	 grant;
+	}			 prev[MDOC_MAX_PEERS];	/* before the last table change */
+	size_t			 nprev;
 };
 
 /* ---- documents ------------------------------------------------------------ */
@@ -244,6 +249,15 @@ apply_text(struct managed *m, char *text, size_t len, bool fresh)
 	free(m->text);
 	m->text = text;
 	m->len = len;
+	/* the grants of the peers now in force, for the events of tunnels that
+	 * close because their peer goes (withdrawn: no state of it is left) */
+	m->nprev = 0;
+	for (i = 0; i < d->cfg.npeers && m->nprev < nitems(m->prev); i++) {
+		if (d->ps[i].last_grant == 0)
+			continue;
+		xsnprintf(m->prev[m->nprev].peer, PEER_NAME_MAX, "%s", d->ps[i].cfg->ike.name);
+		m->prev[m->nprev++].grant = d->ps[i].last_grant;
+	}
 	if (daemon_set_peers(d, peers, npeers) == -1)
 		log_error("center: configuration version %lld not applied to the data plane",
 		    (long long)m->doc.version);
@@ -505,8 +519,12 @@ event_grant(struct daemon *d, const char *peer)
 
 	if (mp != NULL && mp->ngrants > 0)
 		return mp->grant_ids[0];
-	p = peer_state(d, peer);
-	return p != NULL ? p->last_grant : 0;
+	if ((p = peer_state(d, peer)) != NULL && p->last_grant != 0)
+		return p->last_grant;
+	for (size_t i = 0; i < d->m->nprev; i++)
+		if (strcmp(d->m->prev[i].peer, peer) == 0)
+			return d->m->prev[i].grant;
+	return 0;
 }
 
 void

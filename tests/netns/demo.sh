@@ -89,6 +89,8 @@ both_ends() {
 check "step 10: device events of both ends are shown" both_ends
 check "step 10: the hospital's flow summary of the lab's HTTPS is shown" \
     step_has 10 'device.flow .*"dport":443.*"src":"10.3.0.10"'
+check "step 10: the lab's grant shown across the three viewpoints, matched" \
+    step_has 10 "matched: tunnel ups/downs 1 of 1 at the initiator"
 check "step 10: the flow is tied to the lab's grant" \
     step_has 10 'device.flow +device:hospital-gw +hospital +hospital-gw +2 '
 

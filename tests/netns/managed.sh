@@ -71,6 +71,7 @@ check "first ping clin -> hosp answered: application, grant, tunnel, on demand" 
     in_host b ping -c 1 -W 5 10.1.0.2
 diag "managed first packet (application + grant + IKE + answer): $(( $(ms_now) - t0 )) ms"
 check_eq "site b holds a grant toward hosp" "true" "$(peer_field b hosp granted)"
+gid_b=$(peer_field b hosp grants | tr -d '[] ')
 check_eq "site a learned the grant by push" "true" "$(peer_field a clin granted)"
 check_eq "site a holds tunnels with two peers at once" "2" \
     "$(ctl a status --json | jget ike_sas len)"
@@ -132,6 +133,18 @@ adm group member del A clin >/dev/null 2>&1
 check "hosp closes the tunnel with clin within 1 s of the withdrawal" wait_for 1 no_child a clin
 diag "membership withdrawal to tunnel closed at hosp: $(( $(ms_now) - t0 )) ms (admin command included)"
 check_fails "clin can no longer reach hosp" in_host b ping -c 1 -W 2 10.1.0.2
+
+# --- the three viewpoints of that grant, matched (REQ-AUD-2)
+wait_for 10 events_flushed a
+wait_for 10 events_flushed b
+adm audit trail "$gid_b" >"$T_DIR/trail.out" 2>&1
+check "audit trail of grant $gid_b: the center's decisions and both ends' own records" \
+    sh -c "grep -q 'grant.issued' $T_DIR/trail.out && grep -q 'grant.withdrawn' \
+    $T_DIR/trail.out && grep -q 'sa_up (initiated)' $T_DIR/trail.out && \
+    grep -q 'sa_up (peer initiated)' $T_DIR/trail.out"
+check "audit trail matches the ends' tunnel records, and a flow seen at both with its bytes" \
+    grep -qE "matched: tunnel ups/downs [1-9][0-9]* of .*flows [1-9][0-9]* of [0-9]+ seen at both ends, bytes agreeing for [1-9]" "$T_DIR/trail.out"
+diag "$(tail -1 "$T_DIR/trail.out")"
 
 # --- revocation of a device closes its tunnels within 1 s, new handshakes refused
 in_host c ping -c 1 -W 2 10.1.0.2 >/dev/null
