@@ -332,6 +332,8 @@ handle(struct evhttp_request *req, void *arg)
 
 		xsnprintf(msg, sizeof(msg), "request body larger than %zu bytes",
 		    srv->c->cfg.max_body);
+		log_info("%s by %s: 413 %s", uri != NULL && evhttp_uri_get_path(uri) != NULL ?
+		    evhttp_uri_get_path(uri) : "?", peer.name, msg);
 		send_error(req, 413, msg);
 		return;
 	}

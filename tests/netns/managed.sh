@@ -21,7 +21,9 @@
 sites_topology a b c d
 center_topology
 check "PKI made" sh -c "$ODVPN pki init --dir $T_DIR/pki --center-name $C_IP >$T_DIR/pki-init.log 2>&1"
-center_conf '"service_cert_lifetime_s": 60'
+# a small body limit: event batches above it are refused (413) and the devices
+# must split them down to what the center takes, losing none
+center_conf '"service_cert_lifetime_s": 60, "max_body_bytes": 1024'
 check "center starts" center_up
 check "organisations, sites, groups and rules registered" m_register
 for x in a b c; do
@@ -190,6 +192,10 @@ check "and says the fingerprint does not match" grep -qi "fingerprint" "$T_DIR/d
 check_fails "nothing was installed" test -e "$T_DIR/ks-d/service.crt.pem"
 check_fails "the center never saw an enrolment of site-d" audit_has device.enrolled site-d
 
+check "event batches over the center's body limit were split, not lost (413 seen)" \
+    grep -q "/v1/events by site-.*413" "$T_DIR/center.log"
+check_fails "no device dropped an event as refused" \
+    grep -q "event was refused and dropped" "$T_DIR/a.log" "$T_DIR/b.log"
 check "the audit chain verifies" quiet adm audit verify
 for x in a b c; do
 	check "odvpnd at site $x stops cleanly" site_stop $x
