@@ -43,7 +43,7 @@ struct msg {
 
 struct cclient {
 	struct cclient_cfg	 cfg;		/* strings copied below */
-	char			*url, *pin, *keystore, *crl_path;
+	char			*url, *pin, *keystore, *crl_path, *spill;
 	struct cclient_ops	 ops;
 	struct event		*ev;
 	int			 pipe_r, pipe_w;
@@ -569,6 +569,65 @@ work_main(void *arg)
 	return NULL;
 }
 
+/* ---- events kept across a restart ---------------------------------------- */
+
+/*
+ * At stop, what the center has not taken is written to the spill file, one
+ * JSON event per line (they are our own texts); at the next start it is read
+ * back into the queue, oldest first, and removed. A crash loses the queue.
+ */
+static void
+spill_save(struct cclient *c)
+{
+	size_t len = 0, cap = 1;
+	char *buf;
+
+	if (c->spill == NULL || c->ev_len == 0)
+		return;
+	for (size_t i = 0; i < c->ev_len; i++)
+		cap += strlen(c->events[(c->ev_head + i) % CCLIENT_EVENTS_MAX]) + 1;
+	buf = xmalloc(cap);
+	for (size_t i = 0; i < c->ev_len; i++)
+		len += (size_t)snprintf(buf + len, cap - len, "%s\n",
+		    c->events[(c->ev_head + i) % CCLIENT_EVENTS_MAX]);
+	if (file_write_atomic(c->spill, buf, len, 0600) == -1)
+		log_warn("center: %zu undelivered event(s) lost: cannot write %s: %s",
+		    c->ev_len, c->spill, strerror(errno));
+	else
+		log_info("center: %zu undelivered event(s) kept in %s for the next start",
+		    c->ev_len, c->spill);
+	free(buf);
+}
+
+static void
+spill_load(struct cclient *c)
+{
+	uint8_t *data;
+	size_t len, n = 0;
+	char *line, *save = NULL;
+
+	if (c->spill == NULL || file_read_all(c->spill, 16 * 1024 * 1024, &data, &len) == -1)
+		return;
+	data = xrealloc(data, len + 1);
+	data[len] = '\0';
+	for (line = strtok_r((char *)data, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		json_t *ev = json_loads(line, 0, NULL);
+
+		/* only well-formed objects: a damaged file loses its bad lines */
+		if (json_is_object(ev)) {
+			cclient_event(c, ev);
+			n++;
+		} else {
+			json_decref(ev);
+		}
+	}
+	free(data);
+	(void)unlink(c->spill);
+	if (n > 0)
+		log_info("center: %zu event(s) kept from before the last stop, to be sent", n);
+}
+
 /* ---- API ------------------------------------------------------------------ */
 
 struct cclient *
@@ -584,6 +643,8 @@ cclient_new(struct event_base *base, const struct cclient_cfg *cfg,
 	c->pin = xstrdup(cfg->pin);
 	c->keystore = xstrdup(cfg->keystore);
 	c->crl_path = xstrdup(cfg->crl_path);
+	c->spill = cfg->spill_path != NULL ? xstrdup(cfg->spill_path) : NULL;
+	spill_load(c);
 	c->ops = *ops;
 	c->pipe_r = c->pipe_w = -1;
 	atomic_init(&c->stop, false);
@@ -656,6 +717,7 @@ cclient_free(struct cclient *c)
 		close(c->pipe_r);
 	if (c->pipe_w != -1)
 		close(c->pipe_w);
+	spill_save(c);
 	for (size_t i = 0; i < c->ev_len; i++)
 		free(c->events[(c->ev_head + i) % CCLIENT_EVENTS_MAX]);
 	pthread_cond_destroy(&c->cv);
@@ -666,6 +728,7 @@ cclient_free(struct cclient *c)
 	free(c->pin);
 	free(c->keystore);
 	free(c->crl_path);
+	free(c->spill);
 	free(c);
 }
 

@@ -39,6 +39,8 @@ struct cclient_cfg {
 	const char	*keystore;	/* key store URI */
 	const char	*crl_path;	/* where renewals write the CRL */
 	int64_t		 since;		/* version of the document already applied */
+	const char	*spill_path;	/* optional: events not delivered at stop are
+					   kept there and sent after the next start */
 };
 
 struct cclient_ops {

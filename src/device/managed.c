@@ -74,6 +74,7 @@ struct managed {
 		int64_t	 grant;
 	}			 prev[MDOC_MAX_PEERS];	/* before the last table change */
 	size_t			 nprev;
+	char			 spill[DEVCFG_PATH_MAX + 32];	/* undelivered events */
 };
 
 /* ---- documents ------------------------------------------------------------ */
@@ -762,6 +763,17 @@ daemon_manage(struct daemon *d, char *text, size_t len, char *err, size_t errlen
 	m->d = d;
 	m->reachable = true;
 	d->m = m;
+	/* undelivered events are kept beside the document */
+	if (d->cfg.cache[0] != '\0') {
+		char *slash;
+
+		xsnprintf(m->spill, sizeof(m->spill), "%s", d->cfg.cache);
+		if ((slash = strrchr(m->spill, '/')) != NULL)
+			xsnprintf(slash + 1, sizeof(m->spill) - (size_t)(slash + 1 - m->spill),
+			    "events-pending.jsonl");
+		else
+			xsnprintf(m->spill, sizeof(m->spill), "events-pending.jsonl");
+	}
 	m->renew_timer = evtimer_new(d->base, renew_timer_cb, m);
 	m->change_timer = evtimer_new(d->base, change_timer_cb, m);
 	apply_text(m, text, len, true);
@@ -771,7 +783,8 @@ daemon_manage(struct daemon *d, char *text, size_t len, char *err, size_t errlen
 		return -1;
 	}
 	ccfg = (struct cclient_cfg){ .url = d->cfg.center_url, .pin = d->cfg.center_pin,
-	    .keystore = d->cfg.keystore, .crl_path = d->cfg.crl, .since = m->doc.version };
+	    .keystore = d->cfg.keystore, .crl_path = d->cfg.crl, .since = m->doc.version,
+	    .spill_path = m->spill[0] != '\0' ? m->spill : NULL };
 	if ((m->cc = cclient_new(d->base, &ccfg, &ops)) == NULL) {
 		xsnprintf(err, errlen, "the center client could not start");
 		managed_free(d);

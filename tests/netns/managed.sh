@@ -114,6 +114,10 @@ check "lab -> hosp traffic through the whole outage: nothing lost" \
     grep -q " 0% packet loss" "$T_DIR/ping-outage.log"
 check "events held during the outage are delivered afterwards" \
     wait_for 25 events_flushed b
+check "clin's odvpnd, stopped while the center was away, kept its last events" \
+    grep -q "undelivered event(s) kept in" "$T_DIR/b.log"
+check "and its next start delivered them (the tunnel's end at shutdown is recorded)" \
+    wait_for 10 audit_has device.sa_down site-b "device shutting down"
 
 check "flow summaries reach the audit trail when a tunnel ends (hosp's view of clin)" \
     wait_for 10 audit_has device.flow site-a '"src": "10.2.0.2"' '"dst": "10.1.0.2"' '"proto": 1'
