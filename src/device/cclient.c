@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <openssl/evp.h>
 
 #include "device/cclient.h"
@@ -41,6 +42,12 @@ struct msg {
 	char		 why[384];
 };
 
+/* one thread's connection to the center, kept between requests */
+struct conn {
+	CURL		*h;
+	char		 serial[PKI_SERIAL_HEX_MAX];	/* of the client certificate */
+};
+
 struct cclient {
 	struct cclient_cfg	 cfg;		/* strings copied below */
 	char			*url, *pin, *keystore, *crl_path, *spill;
@@ -48,6 +55,7 @@ struct cclient {
 	struct event		*ev;
 	int			 pipe_r, pipe_w;
 	pthread_t		 poll_th, work_th;
+	struct conn		 poll_conn, work_conn;	/* each its thread's own */
 	bool			 poll_started, work_started;
 	atomic_bool		 stop;
 
@@ -147,9 +155,10 @@ pipe_cb(evutil_socket_t fd, short what, void *arg)
  * answer came (any status), -1 with err otherwise.
  */
 static int
-request(struct cclient *c, const char *method, const char *path, const char *body,
-    long timeout_s, struct enrol_answer *ans, char *err, size_t errlen)
+request(struct cclient *c, struct conn *cn, const char *method, const char *path,
+    const char *body, long timeout_s, struct enrol_answer *ans, char *err, size_t errlen)
 {
+	char serial[PKI_SERIAL_HEX_MAX] = "";
 	struct keystore *ks = NULL;
 	struct keystore_key *key = NULL;
 	X509 *cert = NULL, *root = NULL;
@@ -197,10 +206,19 @@ request(struct cclient *c, const char *method, const char *path, const char *bod
 		}
 		usleep(50000);
 	}
+	/* a connection made with another certificate (before a renewal) is not
+	 * reused: the center must see the current one */
+	(void)pki_cert_serial(cert, serial);
+	if (cn->h != NULL && strcmp(cn->serial, serial) != 0) {
+		curl_easy_cleanup(cn->h);
+		cn->h = NULL;
+	}
+	if (cn->h == NULL && (cn->h = curl_easy_init()) != NULL)
+		xsnprintf(cn->serial, sizeof(cn->serial), "%s", serial);
 	{
 		const struct enrol_http req = { .url = url, .method = method, .body = body,
 		    .key = key, .cert = cert, .root = root, .timeout_s = timeout_s,
-		    .cancel = &c->stop };
+		    .cancel = &c->stop, .handle = cn->h };
 
 		r = enrol_request(&req, ans, err, errlen);
 	}
@@ -274,7 +292,7 @@ poll_main(void *arg)
 		pthread_mutex_lock(&c->mu);
 		c->st.polls++;
 		pthread_mutex_unlock(&c->mu);
-		if (request(c, "GET", path, NULL, CCLIENT_WAIT_S + 15, &ans, err,
+		if (request(c, &c->poll_conn, "GET", path, NULL, CCLIENT_WAIT_S + 15, &ans, err,
 		    sizeof(err)) == -1 || ans.status != 200) {
 			if (atomic_load(&c->stop)) {
 				enrol_answer_free(&ans);
@@ -330,7 +348,7 @@ do_apply(struct cclient *c, const char *site)
 
 	m->kind = MSG_DECISION;
 	xsnprintf(m->site, sizeof(m->site), "%s", site);
-	if (request(c, "POST", "/v1/connections", body, 0, &ans, m->why,
+	if (request(c, &c->work_conn, "POST", "/v1/connections", body, 0, &ans, m->why,
 	    sizeof(m->why)) == -1) {
 		xsnprintf(m->decision, sizeof(m->decision), "error");
 	} else if (ans.status != 200) {
@@ -427,7 +445,8 @@ do_events(struct cclient *c)
 		    c->events[(c->ev_head + i) % CCLIENT_EVENTS_MAX]);
 	pthread_mutex_unlock(&c->mu);
 	snprintf(body + len, cap - len, "]}");
-	ok = request(c, "POST", "/v1/events", body, 0, &ans, err, sizeof(err)) == 0 &&
+	ok = request(c, &c->work_conn, "POST", "/v1/events", body, 0, &ans, err,
+	    sizeof(err)) == 0 &&
 	    ans.status == 201;
 	free(body);
 	pthread_mutex_lock(&c->mu);
@@ -472,7 +491,8 @@ do_clock(struct cclient *c)
 	json_t *j = NULL;
 	bool ok = false;
 
-	if (request(c, "GET", "/v1/time", NULL, 10, &ans, err, sizeof(err)) == 0 &&
+	if (request(c, &c->work_conn, "GET", "/v1/time", NULL, 10, &ans, err,
+	    sizeof(err)) == 0 &&
 	    ans.status == 200 && (j = json_loads(ans.body, 0, NULL)) != NULL &&
 	    json_is_integer(json_object_get(j, "time_ms"))) {
 		t1 = wall_ms();
@@ -706,6 +726,10 @@ cclient_free(struct cclient *c)
 		pthread_join(c->poll_th, NULL);
 	if (c->work_started)
 		pthread_join(c->work_th, NULL);
+	if (c->poll_conn.h != NULL)
+		curl_easy_cleanup(c->poll_conn.h);
+	if (c->work_conn.h != NULL)
+		curl_easy_cleanup(c->work_conn.h);
 	if (c->ev != NULL)
 		event_free(c->ev);
 	/* messages never delivered */

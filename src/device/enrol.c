@@ -144,7 +144,11 @@ enrol_request(const struct enrol_http *req, struct enrol_answer *ans, char *err,
 		    st.why.msg);
 		return -1;
 	}
-	if ((cu = curl_easy_init()) == NULL) {
+	if (req->handle != NULL) {
+		/* the caller's handle: options afresh, its connection kept */
+		cu = req->handle;
+		curl_easy_reset(cu);
+	} else if ((cu = curl_easy_init()) == NULL) {
 		xsnprintf(err, errlen, "cannot initialise libcurl");
 		goto out;
 	}
@@ -208,8 +212,11 @@ out:
 	X509_free(st.server);
 	sk_X509_pop_free(st.server_chain, X509_free);
 	pki_trust_free(st.trust);
+	if (req->handle == NULL)
+		curl_easy_cleanup(cu);
+	else if (cu != NULL)
+		curl_easy_reset(cu);	/* nothing left pointing at this frame */
 	curl_slist_free_all(hdr);
-	curl_easy_cleanup(cu);
 	return r;
 }
 

@@ -52,6 +52,10 @@ struct enrol_http {
 	long			 timeout_s;	/* 0: ENROL_TIMEOUT_S */
 	const atomic_bool	*cancel;	/* optional: set from another thread, the
 						   request is abandoned within ~1 s */
+	void			*handle;	/* optional CURL * kept by the caller: its
+						   connection to the center is reused (no
+						   new TLS handshake) while the client
+						   certificate stays the same */
 };
 
 struct enrol_answer {
