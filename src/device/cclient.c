@@ -59,9 +59,6 @@ struct cclient {
 	bool			 poll_started, work_started;
 	atomic_bool		 stop;
 
-	/* one key store reader at a time (the file backend's handles are not
-	 * shared between threads anyway; this keeps the reads short and ordered) */
-	pthread_mutex_t		 ks_mu;
 	pthread_mutex_t		 mu;		/* everything below */
 	pthread_cond_t		 cv;		/* worker: something to do, or stop */
 	pthread_cond_t		 poll_cv;	/* poll thread: stop during a back-off */
@@ -177,16 +174,13 @@ request(struct cclient *c, struct conn *cn, const char *method, const char *path
 		EVP_PKEY *pub;
 		bool match;
 
-		pthread_mutex_lock(&c->ks_mu);
 		if (keystore_open(c->keystore, 0, &ks, &perr) == -1 ||
 		    keystore_key_load(ks, PKI_LABEL_SERVICE, &key, &perr) == -1 ||
 		    keystore_cert_load(ks, PKI_LABEL_SERVICE, &cert, &perr) == -1 ||
 		    keystore_cert_load(ks, PKI_LABEL_ROOT, &root, &perr) == -1) {
-			pthread_mutex_unlock(&c->ks_mu);
 			xsnprintf(err, errlen, "key store %s: %s", c->keystore, perr.msg);
 			goto out;
 		}
-		pthread_mutex_unlock(&c->ks_mu);
 		pub = keystore_key_public(key);
 		match = pub != NULL && EVP_PKEY_eq(pub, X509_get0_pubkey(cert)) == 1;
 		EVP_PKEY_free(pub);
@@ -382,7 +376,7 @@ do_renew(struct cclient *c)
 	struct enrol_result res;
 
 	m->kind = MSG_RENEWED;
-	/* not under ks_mu: it may wait for the center; readers check the pair */
+	/* readers check that key and certificate match (request) */
 	m->ok = enrol_run(&o, &res, m->why, sizeof(m->why)) == 0;
 	if (m->ok)
 		xsnprintf(m->why, sizeof(m->why), "serial %s, valid until %lld", res.serial,
@@ -669,7 +663,6 @@ cclient_new(struct event_base *base, const struct cclient_cfg *cfg,
 	c->pipe_r = c->pipe_w = -1;
 	atomic_init(&c->stop, false);
 	pthread_mutex_init(&c->mu, NULL);
-	pthread_mutex_init(&c->ks_mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&c->cv, &ca);
@@ -747,7 +740,6 @@ cclient_free(struct cclient *c)
 	pthread_cond_destroy(&c->cv);
 	pthread_cond_destroy(&c->poll_cv);
 	pthread_mutex_destroy(&c->mu);
-	pthread_mutex_destroy(&c->ks_mu);
 	free(c->url);
 	free(c->pin);
 	free(c->keystore);

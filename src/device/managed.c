@@ -123,6 +123,26 @@ apply_crl(struct managed *m, const struct mdoc *doc)
 		log_error("center: the CRL from the center was not loaded: %s", err);
 }
 
+/* traffic or a client waited for a grant: once the peer is open, connect */
+static bool
+connect_if_open(struct daemon *d, struct peer_state *p)
+{
+	if (!p->want || p->cfg->dp.closed)
+		return false;
+	p->want = false;
+	peer_connect(d, p, "granted by the center");
+	return true;
+}
+
+/* no grant comes: the held packets go, and no new application for hold_ms */
+static void
+give_up(struct daemon *d, struct peer_state *p, uint64_t hold_ms)
+{
+	p->want = false;
+	p->hold_until_ms = now_mono_ms() + hold_ms;
+	dp_sa_failed(d->dp, p->cfg->ike.name);
+}
+
 static void
 app_waiters_after_doc(struct managed *m)
 {
@@ -295,10 +315,7 @@ apply_text(struct managed *m, char *text, size_t len, bool fresh)
 	for (i = 0; i < d->cfg.npeers; i++) {
 		struct peer_state *p = &d->ps[i];
 
-		if (p->want && !p->cfg->dp.closed) {
-			p->want = false;
-			peer_connect(d, p, "granted by the center");
-		}
+		(void)connect_if_open(d, p);
 	}
 	ike_schedule(d);
 	schedule_change(m);
@@ -388,20 +405,13 @@ cc_decision(void *arg, const char *site, const char *decision, const char *why)
 	if (granted) {
 		/* the grant reaches us in the pushed document, perhaps already has */
 		app_waiters_after_doc(m);
-		if (p != NULL && p->want && !p->cfg->dp.closed) {
-			p->want = false;
-			peer_connect(d, p, "granted by the center");
-		} else if (p != NULL && p->want) {
+		if (p != NULL && !connect_if_open(d, p) && p->want) {
 			p->granted_wait_ms = now_mono_ms() + GRANTED_OPEN_MS;
 		}
 		return;
 	}
-	if (p != NULL) {
-		p->want = false;
-		p->hold_until_ms = now_mono_ms() + (strcmp(decision, "error") == 0 ?
-		    HOLD_ERROR_MS : HOLD_DENIED_MS);
-		dp_sa_failed(d->dp, site);
-	}
+	if (p != NULL)
+		give_up(d, p, strcmp(decision, "error") == 0 ? HOLD_ERROR_MS : HOLD_DENIED_MS);
 }
 
 static void
@@ -656,9 +666,7 @@ managed_tick(struct daemon *d)
 			continue;
 		log_warn("peer=%s: granted, but no grant odvpnd can enforce opened it: the "
 		    "queued packets are dropped", p->cfg->ike.name);
-		p->want = false;
-		p->hold_until_ms = now + HOLD_ERROR_MS;
-		dp_sa_failed(d->dp, p->cfg->ike.name);
+		give_up(d, p, HOLD_ERROR_MS);
 	}
 }
 
@@ -828,7 +836,19 @@ have_service(const struct devcfg *cfg)
 	return ok;
 }
 
-static bool keystore_has_service_key(const struct devcfg *);
+static bool
+keystore_has_service_key(const struct devcfg *cfg)
+{
+	struct keystore *ks = NULL;
+	struct pki_err perr;
+	bool have;
+
+	if (keystore_open(cfg->keystore, 0, &ks, &perr) == -1)
+		return false;
+	have = keystore_key_exists(ks, PKI_LABEL_SERVICE, &perr) == 1;
+	keystore_close(ks);
+	return have;
+}
 
 static int
 enrol_until_done(struct devcfg *cfg, char *err, size_t errlen)
@@ -869,19 +889,6 @@ enrol_until_done(struct devcfg *cfg, char *err, size_t errlen)
 	}
 }
 
-static bool
-keystore_has_service_key(const struct devcfg *cfg)
-{
-	struct keystore *ks = NULL;
-	struct pki_err perr;
-	bool have;
-
-	if (keystore_open(cfg->keystore, 0, &ks, &perr) == -1)
-		return false;
-	have = keystore_key_exists(ks, PKI_LABEL_SERVICE, &perr) == 1;
-	keystore_close(ks);
-	return have;
-}
 
 /* the root in the store must be the pinned one, at every start */
 static int

@@ -146,10 +146,8 @@ grant_rule(const json_t *r, struct dp_rule *out)
 static struct mdoc_peer *
 peer_find(struct mdoc *d, const char *site)
 {
-	for (size_t i = 0; i < d->npeers; i++)
-		if (strcmp(d->peers[i].p.ike.name, site) == 0)
-			return &d->peers[i];
-	return NULL;
+	/* the document being built: the lookup of mdoc_peer, writable */
+	return (struct mdoc_peer *)mdoc_peer(d, site);
 }
 
 static struct mdoc_peer *
